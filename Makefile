@@ -1,0 +1,77 @@
+# Parsimony: `make repro` regenerates every result, `make test` checks everything.
+# Both create .venv on first use (pip; torch pinned to the CPU wheel) and reuse it after.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+# Debian packages the pipeline needs (installed with apt-get when missing).
+APT_PACKAGES ?=
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+# pytest workers for the unit tests (0 = serial)
+JOBS ?= 2
+
+.PHONY: all repro test lint format unit notebooks data lab bench hooks system clean help
+all: test
+
+help:
+	@echo "make repro   - set up .venv if needed, build data/, run dvc repro"
+	@echo "make test    - set up .venv if needed, ruff + unit tests + notebooks (nbval)"
+	@echo "make lab     - open the notebooks in JupyterLab"
+	@echo "make bench   - run the speed benchmarks (ours vs the peer, same run)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "apt-get install$$missing"; $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(STAMP) system
+
+data: venv
+	$(PY) -m parsimony.data build
+
+repro: data
+	$(BIN)/dvc repro
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit: data
+	$(BIN)/pytest -q -n $(JOBS) tests lib/parsimony
+
+notebooks: data
+	$(BIN)/pytest -q -p no:cacheprovider --nbval-lax notebooks/
+
+test: lint unit notebooks
+
+lab: venv
+	@$(BIN)/jupyter-lab --version >/dev/null 2>&1 || $(PY) -m pip install -q jupyterlab
+	$(BIN)/jupyter-lab notebooks/
+
+bench: venv
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+hooks: venv
+	$(BIN)/pre-commit install
+
+clean:
+	rm -rf results/.interactive results/.failed .pytest_cache
