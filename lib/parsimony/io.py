@@ -184,6 +184,8 @@ def save_curve(out_dir, name: str, columns: Mapping[str, Sequence]) -> Path:
         return str(v)
 
     lines = [",".join(cols)]
-    lines += [",".join(fmt(c[i]) for c in cols.values()) for i in range(lengths.pop() if cols else 0)]
+    lines += [
+        ",".join(fmt(c[i]) for c in cols.values()) for i in range(lengths.pop() if cols else 0)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -74,7 +74,9 @@ def declared_parameters(notebook: Path) -> dict:
     nb = nbformat.read(notebook, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
-        raise StageError(f"{notebook} must have exactly one cell tagged 'parameters', has {len(tagged)}")
+        raise StageError(
+            f"{notebook} must have exactly one cell tagged 'parameters', has {len(tagged)}"
+        )
     return papermill.inspect_notebook(str(notebook))
 
 
@@ -141,7 +143,9 @@ def run_stage(stage: str, root: Path | None = None, *, progress: bool = True) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m parsimony.runner", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m parsimony.runner", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("stage", help="a stage name from dvc.yaml")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)

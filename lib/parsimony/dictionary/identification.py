@@ -173,7 +173,9 @@ class IdentifiabilityReport:
     is_local_minimum: bool
 
 
-def l1_local_minimum_margins(codes, tol: float = 1e-9, lp_tol: float = LP_TOL) -> IdentifiabilityReport:
+def l1_local_minimum_margins(
+    codes, tol: float = 1e-9, lp_tol: float = LP_TOL
+) -> IdentifiabilityReport:
     """The detailed variant of :func:`l1_local_minimum`: every atom's LP value and margin.
 
     Parameters
@@ -294,7 +296,9 @@ def l1_descent_direction(codes, atom: int, tol: float = 1e-9):
     A_eq = sp.csr_matrix(np.r_[a, np.zeros(m)][None, :])
     c = np.r_[np.zeros(K - 1), np.ones(m)]
     bounds = [(None, None)] * (K - 1) + [(0, None)] * m
-    res = linprog(c, A_ub=A_ub, b_ub=np.zeros(2 * m), A_eq=A_eq, b_eq=[1.0], bounds=bounds, method="highs")
+    res = linprog(
+        c, A_ub=A_ub, b_ub=np.zeros(2 * m), A_eq=A_eq, b_eq=[1.0], bounds=bounds, method="highs"
+    )
     if res.status != 0:
         return None, 0.0
     derivative = res.fun - 1.0
