@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from parsimony.compression import pack_arrays, pack_bits, size_breakdown, unpack_arrays, unpack_bits
 
 
