@@ -1,8 +1,39 @@
 """Model compression: one honest size accounting shared by every method.
 
-``container`` is the byte format every method serializes to (sizes are ``len(bytes)``).
-Quantization, hashing, low rank, entropy coding, pruning and data-free quantization build
-on it (see the issues).
+Sizes are bytes on disk: every compressed model is serialized by :func:`pack` into one
+``bytes`` object (the :mod:`~parsimony.compression.container` format: a JSON header plus raw
+arrays) whose length is the reported size; :func:`unpack` rebuilds the model, whose outputs
+equal the compressed model's outputs exactly. :func:`size_report` says where the bytes go
+(indices, codebooks, scales, uncompressed layers, header) and the ratio against the same
+model in float32 and float16.
+
+Adding a compression method (the protocol)
+------------------------------------------
+A method replaces weight layers (``nn.Linear``, ``nn.Conv1d/2d``, ``nn.Embedding``; see
+:func:`select_layers`) by *compressed layers*. A compressed layer
+
+1. subclasses :class:`CompressedLayer` (it keeps the layer's ``spec`` and float bias and
+   runs the original operation with the rebuilt weight) and implements
+   ``dense_weight()``;
+2. implements ``pack_state() -> (arrays, kinds, meta)``: the numpy arrays that store it
+   (names relative to the layer; bit-pack small integers with :func:`pack_bits`), a kind
+   per array (``"indices"``, ``"codebook"``, ``"scale"``, ``"float"``, ``"coded"`` for
+   entropy-coded streams, ...) and a JSON-able meta (include ``self.spec``);
+3. implements the classmethod ``unpack_state(arrays, meta)`` returning an equal layer
+   (evaluate with the values *as stored*, e.g. float16-rounded codebooks, so that the
+   round trip is exact);
+4. is registered with ``@register_compressed("a_unique_tag")``.
+
+:func:`pack` then stores it without any change to this package, and everything the
+compressed layers do not own is stored as float (float32 or float16). Any ``nn.Module``
+with the same ``tag`` / ``pack_state`` / ``unpack_state`` / ``dense_numel`` protocol works
+too (e.g. a method that shares one codebook across layers may own a parent module).
+
+Modules
+-------
+* :mod:`~parsimony.compression.container`: the byte format and bit packing (lead's).
+* :mod:`~parsimony.compression.layers`: layer specs, blocks, selection, ``CompressedLayer``.
+* :mod:`~parsimony.compression.packing`: ``pack``, ``unpack``, ``size_report``, the registry.
 """
 
 from parsimony.compression.container import (
@@ -12,5 +43,55 @@ from parsimony.compression.container import (
     unpack_arrays,
     unpack_bits,
 )
+from parsimony.compression.layers import (
+    WEIGHT_LAYERS,
+    CompressedLayer,
+    apply_layer,
+    check_block_size,
+    from_blocks,
+    layer_spec,
+    per_layer,
+    select_layers,
+    set_module,
+    to_blocks,
+    weight_shape,
+)
+from parsimony.compression.packing import (
+    COMPRESSED_LAYERS,
+    SizeReport,
+    is_compressed,
+    model_bytes,
+    pack,
+    register_compressed,
+    round_floats_,
+    size_report,
+    unpack,
+)
 
-__all__ = ["pack_arrays", "pack_bits", "size_breakdown", "unpack_arrays", "unpack_bits"]
+__all__ = [
+    "COMPRESSED_LAYERS",
+    "WEIGHT_LAYERS",
+    "CompressedLayer",
+    "SizeReport",
+    "apply_layer",
+    "check_block_size",
+    "from_blocks",
+    "is_compressed",
+    "layer_spec",
+    "model_bytes",
+    "pack",
+    "pack_arrays",
+    "pack_bits",
+    "per_layer",
+    "register_compressed",
+    "round_floats_",
+    "select_layers",
+    "set_module",
+    "size_breakdown",
+    "size_report",
+    "to_blocks",
+    "unpack",
+    "unpack_arrays",
+    "unpack_bits",
+    "weight_shape",
+]
