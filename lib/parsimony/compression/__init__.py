@@ -34,6 +34,9 @@ Modules
 * :mod:`~parsimony.compression.container`: the byte format and bit packing (lead's).
 * :mod:`~parsimony.compression.layers`: layer specs, blocks, selection, ``CompressedLayer``.
 * :mod:`~parsimony.compression.packing`: ``pack``, ``unpack``, ``size_report``, the registry.
+* :mod:`~parsimony.compression.scalar`: intN quantization (symmetric/asymmetric, per
+  tensor/channel, min-max/percentile/histogram calibration), STE fake quantization,
+  ``ScalarQuantizedLayer``, ``quantize_model``.
 """
 
 from parsimony.compression.container import (
@@ -67,14 +70,27 @@ from parsimony.compression.packing import (
     size_report,
     unpack,
 )
+from parsimony.compression.scalar import (
+    ScalarQuantizedLayer,
+    ScalarQuantizer,
+    dequantize,
+    fake_quantize,
+    quant_params,
+    quantize,
+    quantize_model,
+)
 
 __all__ = [
     "COMPRESSED_LAYERS",
     "WEIGHT_LAYERS",
     "CompressedLayer",
+    "ScalarQuantizedLayer",
+    "ScalarQuantizer",
     "SizeReport",
     "apply_layer",
     "check_block_size",
+    "dequantize",
+    "fake_quantize",
     "from_blocks",
     "is_compressed",
     "layer_spec",
@@ -83,6 +99,9 @@ __all__ = [
     "pack_arrays",
     "pack_bits",
     "per_layer",
+    "quant_params",
+    "quantize",
+    "quantize_model",
     "register_compressed",
     "round_floats_",
     "select_layers",
