@@ -37,6 +37,11 @@ Modules
 * :mod:`~parsimony.compression.scalar`: intN quantization (symmetric/asymmetric, per
   tensor/channel, min-max/percentile/histogram calibration), STE fake quantization,
   ``ScalarQuantizedLayer``, ``quantize_model``.
+* :mod:`~parsimony.compression.kmeans`: vectorised k-means on weight blocks (empty-cluster
+  splitting, non-increasing objective).
+* :mod:`~parsimony.compression.pq`: product quantization (``PQLayer``: trainable centroids,
+  stored assignments, mean centroid gradient), ``product_quantize_model``, iPQ
+  (``IterativePQ``: staged, fine-tuning between stages).
 """
 
 from parsimony.compression.container import (
@@ -46,6 +51,7 @@ from parsimony.compression.container import (
     unpack_arrays,
     unpack_bits,
 )
+from parsimony.compression.kmeans import KMeansResult, assign, kmeans
 from parsimony.compression.layers import (
     WEIGHT_LAYERS,
     CompressedLayer,
@@ -70,6 +76,16 @@ from parsimony.compression.packing import (
     size_report,
     unpack,
 )
+from parsimony.compression.pq import (
+    IterativePQ,
+    PQLayer,
+    decode,
+    encode,
+    index_bits,
+    ipq,
+    product_quantize,
+    product_quantize_model,
+)
 from parsimony.compression.scalar import (
     ScalarQuantizedLayer,
     ScalarQuantizer,
@@ -84,21 +100,32 @@ __all__ = [
     "COMPRESSED_LAYERS",
     "WEIGHT_LAYERS",
     "CompressedLayer",
+    "IterativePQ",
+    "KMeansResult",
+    "PQLayer",
     "ScalarQuantizedLayer",
     "ScalarQuantizer",
     "SizeReport",
     "apply_layer",
+    "assign",
     "check_block_size",
+    "decode",
     "dequantize",
+    "encode",
     "fake_quantize",
     "from_blocks",
+    "index_bits",
+    "ipq",
     "is_compressed",
+    "kmeans",
     "layer_spec",
     "model_bytes",
     "pack",
     "pack_arrays",
     "pack_bits",
     "per_layer",
+    "product_quantize",
+    "product_quantize_model",
     "quant_params",
     "quantize",
     "quantize_model",
