@@ -42,6 +42,8 @@ Modules
 * :mod:`~parsimony.compression.pq`: product quantization (``PQLayer``: trainable centroids,
   stored assignments, mean centroid gradient), ``product_quantize_model``, iPQ
   (``IterativePQ``: staged, fine-tuning between stages).
+* :mod:`~parsimony.compression.quant_noise`: Quant-Noise (``QuantNoise`` parametrization,
+  proxy / exact scalar / exact PQ noise; ``add_quant_noise``, ``remove_quant_noise``).
 """
 
 from parsimony.compression.container import (
@@ -86,6 +88,7 @@ from parsimony.compression.pq import (
     product_quantize,
     product_quantize_model,
 )
+from parsimony.compression.quant_noise import QuantNoise, add_quant_noise, remove_quant_noise
 from parsimony.compression.scalar import (
     ScalarQuantizedLayer,
     ScalarQuantizer,
@@ -105,7 +108,9 @@ __all__ = [
     "PQLayer",
     "ScalarQuantizedLayer",
     "ScalarQuantizer",
+    "QuantNoise",
     "SizeReport",
+    "add_quant_noise",
     "apply_layer",
     "assign",
     "check_block_size",
@@ -130,6 +135,7 @@ __all__ = [
     "quantize",
     "quantize_model",
     "register_compressed",
+    "remove_quant_noise",
     "round_floats_",
     "select_layers",
     "set_module",
