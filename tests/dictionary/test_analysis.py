@@ -73,6 +73,15 @@ def test_one_round_constraints_end_on_their_sets():
     assert constraint_residuals(CONSTRAINTS["unit_norm"](A))[1] < 1e-12
 
 
+@pytest.mark.parametrize("eps", [1e-3, 0.05, 1.0])
+def test_fast_polar_step_equals_the_svd_projection(eps):
+    rng = np.random.default_rng(4)
+    A = random_untf(24, 16, random_state=0) + eps * rng.standard_normal((24, 16))
+    expected = tight_frame_projection(unit_norm_projection(A))
+    assert np.allclose(CONSTRAINTS["untf"](A), expected, atol=1e-12)
+    assert np.allclose(CONSTRAINTS["untf"](np.stack([A, A])), expected, atol=1e-12)
+
+
 def test_random_untf_is_deterministic_and_on_the_set():
     a, b, c = (random_untf(24, 16, random_state=s) for s in (5, 5, 6))
     assert np.array_equal(a, b) and not np.allclose(a, c)
