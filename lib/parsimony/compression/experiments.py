@@ -292,6 +292,125 @@ def _row(task, seed, target, training, model, metric_float):
     }
 
 
+def fit_block_size(model, block_size: int) -> dict:
+    """Per-layer block sizes: ``block_size`` where it divides the layer's rows, else the
+    largest divisor of the rows below it (e.g. mnist1d's 40-input layer at 16 gets 10).
+
+    Examples
+    --------
+    >>> from parsimony.nn import build_model
+    >>> fit_block_size(build_model("mlp", in_features=40, hidden=[32]), 16)
+    {'layers.0': 10, 'layers.2': 16}
+    """
+    from parsimony.compression.layers import select_layers
+
+    out = {}
+    for name, layer in select_layers(model):
+        row = layer.weight[0].numel()
+        out[name] = max(b for b in range(1, min(block_size, row) + 1) if row % b == 0)
+    return out
+
+
+def noise_rate_sweep(
+    task: Task,
+    p_list,
+    *,
+    seeds=(0, 1),
+    method: str = "proxy",
+    epochs: int = 10,
+    lr: float = 3e-3,
+    batch_size: int = 128,
+    block_size: int = 8,
+    n_centroids: int = 16,
+    n_iter: int = 20,
+    finetune_epochs: int = 1,
+    finetune_lr: float = 1e-3,
+    progress: bool = True,
+):
+    """Accuracy after iPQ (and before) of models trained with Quant-Noise at each rate p.
+
+    ``p = 0`` is normal training; ``method`` is the noise (``"proxy"`` or ``"pq"``).
+    Returns a DataFrame with ``seed``, ``p``, ``metric``, ``metric_float``, ``bytes``.
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    check_choice(method, "method", ("proxy", "pq"))
+    rows = []
+    bar = tqdm(total=len(seeds) * len(p_list), disable=not progress, desc="p", leave=False)
+    for seed in seeds:
+        for p in p_list:
+            noise = None
+            if p > 0:
+                noise = {"method": method, "p": float(p), "block_size": block_size}
+                if method == "pq":
+                    noise["n_centroids"] = n_centroids
+            model = train_arm(task, noise, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size)
+            q = compress(model, "ipq", task, seed=seed, block_size=block_size,
+                         n_centroids=n_centroids, n_iter=n_iter, finetune_epochs=finetune_epochs,
+                         finetune_lr=finetune_lr, batch_size=batch_size)  # fmt: skip
+            rows.append({"seed": seed, "p": float(p), "metric": task.score(q),
+                         "metric_float": task.score(model),
+                         "bytes": size_report(q).total_bytes})  # fmt: skip
+            bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def size_accuracy_curves(
+    task: Task,
+    *,
+    block_sizes=(4, 8),
+    n_centroids_list=(16, 64, 256),
+    trainings=("normal", "qn"),
+    seeds=(0,),
+    p_pq: float = 0.1,
+    noise_block_size: int = 8,
+    epochs: int = 10,
+    lr: float = 3e-3,
+    batch_size: int = 128,
+    n_iter: int = 20,
+    finetune_epochs: int = 1,
+    finetune_lr: float = 1e-3,
+    progress: bool = True,
+):
+    """Size (bytes) and metric of iPQ over a grid of block sizes and centroid counts.
+
+    One model per seed and training (``"normal"``, ``"qn"``: proxy noise at ``p_pq`` with
+    blocks of ``noise_block_size``) is trained once and compressed at every grid point
+    (block sizes fitted per layer with :func:`fit_block_size`; ``K`` capped at the number
+    of blocks). Returns a DataFrame with ``seed``, ``training``, ``block_size``,
+    ``n_centroids``, ``bytes``, ``ratio_fp32``, ``metric``.
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    for t in trainings:
+        check_choice(t, "trainings", ("normal", "qn"))
+    n = len(seeds) * len(trainings) * len(block_sizes) * len(n_centroids_list)
+    bar = tqdm(total=n, disable=not progress, desc="grid", leave=False)
+    rows = []
+    for seed in seeds:
+        for training in trainings:
+            noise = None
+            if training == "qn":
+                noise = {"method": "proxy", "p": p_pq,
+                         "block_size": fit_block_size(task.model(0), noise_block_size)}  # fmt: skip
+            model = train_arm(task, noise, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size)
+            for bs in block_sizes:
+                for k in n_centroids_list:
+                    q = compress(model, "ipq", task, seed=seed, block_size=fit_block_size(model, bs),
+                                 n_centroids=k, n_iter=n_iter, finetune_epochs=finetune_epochs,
+                                 finetune_lr=finetune_lr, batch_size=batch_size)  # fmt: skip
+                    rep = size_report(q)
+                    rows.append({"seed": seed, "training": training, "block_size": bs,
+                                 "n_centroids": k, "bytes": rep.total_bytes,
+                                 "ratio_fp32": rep.ratio_fp32, "metric": task.score(q)})  # fmt: skip
+                    bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
 def summarize(rows):
     """Table-1 shape: mean and std over seeds per (target, training), in table order."""
     order = {t: i for i, t in enumerate(("float", *TARGETS))}
@@ -328,9 +447,12 @@ __all__ = [
     "cell",
     "charlm_task",
     "compress",
+    "fit_block_size",
     "mnist1d_task",
     "noise_for",
+    "noise_rate_sweep",
     "quantnoise_table",
+    "size_accuracy_curves",
     "summarize",
     "train_arm",
 ]
