@@ -138,3 +138,22 @@ def test_ipq_staged_and_deterministic():
     assert one.stages_ == [["layers.0", "layers.2", "layers.4"]]
     with pytest.raises(ValueError, match="stages"):
         IterativePQ(stages=["nope"]).fit(model, (X, y))
+
+
+def test_methods_registry():
+    from parsimony.compression import METHODS, compress_model, register_method
+
+    assert {"int8", "int4", "pq", "ipq"} <= set(METHODS)
+    model = build_model("mlp", in_features=16, n_classes=2, hidden=[16], seed=0)
+    X, y = torch.randn(32, 16), torch.zeros(32, dtype=torch.long)
+    seen = []
+    q = compress_model(
+        model, "ipq", (X, y), block_size=4, n_centroids=4, n_iter=2, callback=seen.append
+    )
+    assert isinstance(q.layers[0], PQLayer) and [r["stage"] for r in seen] == [0, 1]
+    with pytest.raises(ValueError, match="train_data"):
+        compress_model(model, "ipq")
+    with pytest.raises(ValueError, match="method"):
+        compress_model(model, "zip")
+    with pytest.raises(ValueError, match="already"):
+        register_method("int8")(lambda m, d=None: m)

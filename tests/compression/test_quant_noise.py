@@ -101,14 +101,17 @@ def test_exact_pq_noise_snaps_blocks_to_centroids():
     assert int(qn.step) == 1
 
 
-def test_training_with_noise_is_deterministic_and_removable(tmp_path):
+@pytest.mark.parametrize("method", ["scalar", "pq"])
+def test_training_with_noise_is_deterministic_and_removable(tmp_path, method):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((128, 16)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)
     runs = []
     for _ in range(2):
+        torch.manual_seed(len(runs))  # the caller's random state must not matter
         m = build_model("mlp", in_features=16, n_classes=2, hidden=[16], seed=0)
-        add_quant_noise(m, "scalar", 0.5, bits=4, update_every=3)
+        add_quant_noise(m, method, 0.5, bits=4, n_centroids=4, block_size=4, update_every=3)
+        assert int(m.layers[0].parametrizations.weight[0].step) == 0  # registration is no step
         train(
             m,
             (X, y),

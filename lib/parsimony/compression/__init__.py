@@ -42,6 +42,10 @@ Modules
 * :mod:`~parsimony.compression.pq`: product quantization (``PQLayer``: trainable centroids,
   stored assignments, mean centroid gradient), ``product_quantize_model``, iPQ
   (``IterativePQ``: staged, fine-tuning between stages).
+* :mod:`~parsimony.compression.methods`: ``METHODS`` (``"int8"``, ``"int4"``, ``"pq"``,
+  ``"ipq"``; register more with ``register_method``) and ``compress_model(model, name)``.
+* :mod:`~parsimony.compression.experiments`: the Quant-Noise Table-1 protocol (tasks,
+  arms, sweeps) used by the notebooks.
 * :mod:`~parsimony.compression.quant_noise`: Quant-Noise (``QuantNoise`` parametrization,
   proxy / exact scalar / exact PQ noise; ``add_quant_noise``, ``remove_quant_noise``).
 """
@@ -67,6 +71,7 @@ from parsimony.compression.layers import (
     to_blocks,
     weight_shape,
 )
+from parsimony.compression.methods import METHODS, compress_model, register_method
 from parsimony.compression.packing import (
     COMPRESSED_LAYERS,
     SizeReport,
@@ -101,6 +106,7 @@ from parsimony.compression.scalar import (
 
 __all__ = [
     "COMPRESSED_LAYERS",
+    "METHODS",
     "WEIGHT_LAYERS",
     "CompressedLayer",
     "IterativePQ",
@@ -114,6 +120,7 @@ __all__ = [
     "apply_layer",
     "assign",
     "check_block_size",
+    "compress_model",
     "decode",
     "dequantize",
     "encode",
@@ -135,6 +142,7 @@ __all__ = [
     "quantize",
     "quantize_model",
     "register_compressed",
+    "register_method",
     "remove_quant_noise",
     "round_floats_",
     "select_layers",

@@ -308,6 +308,8 @@ class IterativePQ:
         Seeds k-means and the fine-tuning.
     device, progress
         Passed to :func:`parsimony.nn.train`.
+    callback : callable, optional
+        ``callback(record)`` after each stage, with its ``history_`` record.
 
     Attributes
     ----------
@@ -346,6 +348,7 @@ class IterativePQ:
         random_state: int = 0,
         device=None,
         progress: bool = False,
+        callback=None,
     ):
         self.block_size = block_size
         self.n_centroids = n_centroids
@@ -361,6 +364,7 @@ class IterativePQ:
         self.random_state = random_state
         self.device = device
         self.progress = progress
+        self.callback = callback
 
     def _stages(self, model):
         names = [n for n, _ in select_layers(model, self.layers, self.exclude)]
@@ -410,6 +414,8 @@ class IterativePQ:
                     progress=self.progress, valid_data=valid_data,
                 )  # fmt: skip
             self.history_.append(record)
+            if self.callback is not None:
+                self.callback(record)
         self.model_ = model.eval()
         return self
 

@@ -244,7 +244,13 @@ def add_quant_noise(
             w, method, p, bs, name, bits=bits, scheme=scheme, granularity=granularity,
             calibration=calibration, n_centroids=k, n_iter=n_iter, update_every=update_every,
         )  # fmt: skip
+        # register in eval mode: registration runs the parametrization once, which must
+        # neither draw noise nor count as a training forward (it would refresh the target
+        # quantizer with an unseeded draw)
+        training = layer.training
+        layer.eval()
         parametrize.register_parametrization(layer, "weight", qn.to(w.device))
+        layer.train(training)
     return model
 
 
