@@ -189,3 +189,15 @@ def save_curve(out_dir, name: str, columns: Mapping[str, Sequence]) -> Path:
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def save_timings(out_dir, timings: Mapping) -> Path:
+    """Write wall-clock measurements to ``out_dir/timings.json``.
+
+    Timings differ from run to run, so they never go into ``metrics.json`` (which must be
+    byte-identical across ``dvc repro --force``); DVC does not track this file as a metric.
+    """
+    path = Path(out_dir) / "timings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_round(dict(timings), 3), indent=2, sort_keys=True) + "\n")
+    return path

@@ -1,8 +1,49 @@
 """Model compression: one honest size accounting shared by every method.
 
-``container`` is the byte format every method serializes to (sizes are ``len(bytes)``).
-Quantization, hashing, low rank, entropy coding, pruning and data-free quantization build
-on it (see the issues).
+Sizes are bytes on disk: every compressed model is serialized by :func:`pack` into one
+``bytes`` object (the :mod:`~parsimony.compression.container` format: a JSON header plus raw
+arrays) whose length is the reported size; :func:`unpack` rebuilds the model, whose outputs
+equal the compressed model's outputs exactly. :func:`size_report` says where the bytes go
+(indices, codebooks, scales, uncompressed layers, header) and the ratio against the same
+model in float32 and float16.
+
+Adding a compression method (the protocol)
+------------------------------------------
+A method replaces weight layers (``nn.Linear``, ``nn.Conv1d/2d``, ``nn.Embedding``; see
+:func:`select_layers`) by *compressed layers*. A compressed layer
+
+1. subclasses :class:`CompressedLayer` (it keeps the layer's ``spec`` and float bias and
+   runs the original operation with the rebuilt weight) and implements
+   ``dense_weight()``;
+2. implements ``pack_state() -> (arrays, kinds, meta)``: the numpy arrays that store it
+   (names relative to the layer; bit-pack small integers with :func:`pack_bits`), a kind
+   per array (``"indices"``, ``"codebook"``, ``"scale"``, ``"float"``, ``"coded"`` for
+   entropy-coded streams, ...) and a JSON-able meta (include ``self.spec``);
+3. implements the classmethod ``unpack_state(arrays, meta)`` returning an equal layer
+   (evaluate with the values *as stored*, e.g. float16-rounded codebooks, so that the
+   round trip is exact);
+4. is registered with ``@register_compressed("a_unique_tag")``.
+
+:func:`pack` then stores it without any change to this package, and everything the
+compressed layers do not own is stored as float (float32 or float16). Any ``nn.Module``
+with the same ``tag`` / ``pack_state`` / ``unpack_state`` / ``dense_numel`` protocol works
+too (e.g. a method that shares one codebook across layers may own a parent module).
+
+Modules
+-------
+* :mod:`~parsimony.compression.container`: the byte format and bit packing (lead's).
+* :mod:`~parsimony.compression.layers`: layer specs, blocks, selection, ``CompressedLayer``.
+* :mod:`~parsimony.compression.packing`: ``pack``, ``unpack``, ``size_report``, the registry.
+* :mod:`~parsimony.compression.scalar`: intN quantization (symmetric/asymmetric, per
+  tensor/channel, min-max/percentile/histogram calibration), STE fake quantization,
+  ``ScalarQuantizedLayer``, ``quantize_model``.
+* :mod:`~parsimony.compression.kmeans`: vectorised k-means on weight blocks (empty-cluster
+  splitting, non-increasing objective).
+* :mod:`~parsimony.compression.pq`: product quantization (``PQLayer``: trainable centroids,
+  stored assignments, mean centroid gradient), ``product_quantize_model``, iPQ
+  (``IterativePQ``: staged, fine-tuning between stages).
+* :mod:`~parsimony.compression.quant_noise`: Quant-Noise (``QuantNoise`` parametrization,
+  proxy / exact scalar / exact PQ noise; ``add_quant_noise``, ``remove_quant_noise``).
 """
 
 from parsimony.compression.container import (
@@ -12,5 +53,97 @@ from parsimony.compression.container import (
     unpack_arrays,
     unpack_bits,
 )
+from parsimony.compression.kmeans import KMeansResult, assign, kmeans
+from parsimony.compression.layers import (
+    WEIGHT_LAYERS,
+    CompressedLayer,
+    apply_layer,
+    check_block_size,
+    from_blocks,
+    layer_spec,
+    per_layer,
+    select_layers,
+    set_module,
+    to_blocks,
+    weight_shape,
+)
+from parsimony.compression.packing import (
+    COMPRESSED_LAYERS,
+    SizeReport,
+    is_compressed,
+    model_bytes,
+    pack,
+    register_compressed,
+    round_floats_,
+    size_report,
+    unpack,
+)
+from parsimony.compression.pq import (
+    IterativePQ,
+    PQLayer,
+    decode,
+    encode,
+    index_bits,
+    ipq,
+    product_quantize,
+    product_quantize_model,
+)
+from parsimony.compression.quant_noise import QuantNoise, add_quant_noise, remove_quant_noise
+from parsimony.compression.scalar import (
+    ScalarQuantizedLayer,
+    ScalarQuantizer,
+    dequantize,
+    fake_quantize,
+    quant_params,
+    quantize,
+    quantize_model,
+)
 
-__all__ = ["pack_arrays", "pack_bits", "size_breakdown", "unpack_arrays", "unpack_bits"]
+__all__ = [
+    "COMPRESSED_LAYERS",
+    "WEIGHT_LAYERS",
+    "CompressedLayer",
+    "IterativePQ",
+    "KMeansResult",
+    "PQLayer",
+    "ScalarQuantizedLayer",
+    "ScalarQuantizer",
+    "QuantNoise",
+    "SizeReport",
+    "add_quant_noise",
+    "apply_layer",
+    "assign",
+    "check_block_size",
+    "decode",
+    "dequantize",
+    "encode",
+    "fake_quantize",
+    "from_blocks",
+    "index_bits",
+    "ipq",
+    "is_compressed",
+    "kmeans",
+    "layer_spec",
+    "model_bytes",
+    "pack",
+    "pack_arrays",
+    "pack_bits",
+    "per_layer",
+    "product_quantize",
+    "product_quantize_model",
+    "quant_params",
+    "quantize",
+    "quantize_model",
+    "register_compressed",
+    "remove_quant_noise",
+    "round_floats_",
+    "select_layers",
+    "set_module",
+    "size_breakdown",
+    "size_report",
+    "to_blocks",
+    "unpack",
+    "unpack_arrays",
+    "unpack_bits",
+    "weight_shape",
+]

@@ -2,12 +2,13 @@
 
 ``python -m parsimony.data build`` writes every raw input the pipeline reads into ``data/``
 from offline sources only (scikit-learn's bundled digits, the ``mnist1d`` procedural
-generator with a fixed seed, scikit-image's bundled images), byte for byte the same on
+generator with a fixed seed, scikit-image's bundled images, the license
+texts bundled in the pinned torch wheel), byte for byte the same on
 every machine; ``data.dvc`` records the hashes. The loaders read those files and fail with
 a clear message when ``data/`` has not been built.
 """
 
 from parsimony.data.build import BUILDERS, build
-from parsimony.data.loaders import IMAGE_NAMES, load_digits, load_image, load_mnist1d
+from parsimony.data.loaders import IMAGE_NAMES, load_digits, load_image, load_mnist1d, load_text
 
-__all__ = ["BUILDERS", "IMAGE_NAMES", "build", "load_digits", "load_image", "load_mnist1d"]
+__all__ = ["BUILDERS", "IMAGE_NAMES", "build", "load_digits", "load_image", "load_mnist1d", "load_text"]

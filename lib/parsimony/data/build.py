@@ -47,6 +47,28 @@ def _mnist1d() -> dict[str, np.ndarray]:
     }
 
 
+def _text() -> dict[str, np.ndarray]:
+    """The license texts bundled in the pinned torch wheel: a small offline English corpus.
+
+    Every file under ``torch-*.dist-info/licenses/`` (sorted by path below ``licenses/``),
+    deduplicated by content, ``\\r`` removed and the one non-ASCII symbol (the copyright
+    sign) written ``(c)``, joined by blank lines: about 190 kB of printable ASCII, the same
+    bytes wherever torch==2.13.0 is installed.
+    """
+    from importlib import metadata
+
+    files = [f for f in metadata.distribution("torch").files or [] if "/licenses/" in str(f)]
+    files.sort(key=lambda f: str(f).split("/licenses/", 1)[1])
+    seen, parts = set(), []
+    for f in files:
+        raw = f.read_binary() if hasattr(f, "read_binary") else Path(f.locate()).read_bytes()
+        if raw not in seen:
+            seen.add(raw)
+            parts.append(raw)
+    text = b"\n\n".join(parts).replace(b"\r", b"").replace("\u00a9".encode(), b"(c)")
+    return {"torch_licenses.npy": np.frombuffer(text, dtype=np.uint8)}
+
+
 def _images() -> dict[str, np.ndarray]:
     import skimage.data
 
@@ -58,6 +80,7 @@ BUILDERS: dict[str, Callable[[], dict[str, np.ndarray]]] = {
     "digits": _digits,
     "mnist1d": _mnist1d,
     "images": _images,
+    "text": _text,
 }
 
 

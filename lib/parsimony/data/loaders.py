@@ -39,3 +39,8 @@ def load_image(name: str, data_dir: Path | None = None) -> np.ndarray:
     if name not in IMAGE_NAMES:
         raise ValueError(f"name must be one of {list(IMAGE_NAMES)}, got {name!r}")
     return _load("images", f"{name}.npy", data_dir)
+
+
+def load_text(data_dir: Path | None = None) -> bytes:
+    """The offline text corpus (torch's bundled license texts, ASCII) as bytes."""
+    return _load("text", "torch_licenses.npy", data_dir).tobytes()

@@ -10,6 +10,7 @@ from parsimony.dictionary.identification import (
     necessary_condition,
     phase_transition,
     random_basis,
+    transition_points,
 )
 
 __all__ = [
@@ -22,4 +23,14 @@ __all__ = [
     "necessary_condition",
     "phase_transition",
     "random_basis",
+    "transition_points",
 ]
+
+from parsimony.dictionary.learning import (  # noqa: E402
+    LEARNERS,
+    L1DictionaryLearning,
+    compare_learners,
+    dictionary_recovery,
+)
+
+__all__ += ["LEARNERS", "L1DictionaryLearning", "compare_learners", "dictionary_recovery"]
