@@ -16,7 +16,7 @@ from parsimony import paths
 
 MNIST1D_SEED = 42
 MNIST1D_SAMPLES = 5000
-IMAGES = ("camera", "coins", "moon", "text", "astronaut", "coffee")
+IMAGES = ("camera", "coins", "moon", "text", "astronaut", "coffee", "shepp_logan_phantom")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

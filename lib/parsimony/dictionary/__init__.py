@@ -34,3 +34,44 @@ from parsimony.dictionary.learning import (  # noqa: E402
 )
 
 __all__ += ["LEARNERS", "L1DictionaryLearning", "compare_learners", "dictionary_recovery"]
+from parsimony.dictionary.analysis import (  # noqa: E402
+    CONSTRAINTS,
+    STEP_RULES,
+    AnalysisOperatorLearning,
+    analysis_denoise,
+    analysis_objective,
+    constraint_ablation,
+    constraint_residuals,
+    cosparse_signals,
+    finite_difference_operator,
+    operator_diagnostics,
+    operator_recovery,
+    patch_denoising_psnr,
+    planted_recovery,
+    random_untf,
+    step_sizes,
+    tight_frame_projection,
+    unit_norm_projection,
+    untf_projection,
+)
+
+__all__ += [
+    "CONSTRAINTS",
+    "STEP_RULES",
+    "AnalysisOperatorLearning",
+    "analysis_denoise",
+    "analysis_objective",
+    "constraint_ablation",
+    "constraint_residuals",
+    "cosparse_signals",
+    "finite_difference_operator",
+    "operator_diagnostics",
+    "operator_recovery",
+    "patch_denoising_psnr",
+    "planted_recovery",
+    "random_untf",
+    "step_sizes",
+    "tight_frame_projection",
+    "unit_norm_projection",
+    "untf_projection",
+]
