@@ -46,6 +46,8 @@ Modules
   ``"ipq"``; register more with ``register_method``) and ``compress_model(model, name)``.
 * :mod:`~parsimony.compression.experiments`: the Quant-Noise Table-1 protocol (tasks,
   arms, sweeps) used by the notebooks.
+* :mod:`~parsimony.compression.lowrank`: robust lp low-rank approximation of layers (Tukan
+  et al.: ellipsoid / Lewis-weight rounding, IRLS, SVD); ``LowRankLayer``, ``low_rank_model``.
 * :mod:`~parsimony.compression.quant_noise`: Quant-Noise (``QuantNoise`` parametrization,
   proxy / exact scalar / exact PQ noise; ``add_quant_noise``, ``remove_quant_noise``).
 """
@@ -71,6 +73,7 @@ from parsimony.compression.layers import (
     to_blocks,
     weight_shape,
 )
+from parsimony.compression.lowrank import LowRankLayer, low_rank_model, lp_low_rank
 from parsimony.compression.methods import METHODS, compress_model, register_method
 from parsimony.compression.packing import (
     COMPRESSED_LAYERS,
@@ -111,6 +114,7 @@ __all__ = [
     "CompressedLayer",
     "IterativePQ",
     "KMeansResult",
+    "LowRankLayer",
     "PQLayer",
     "ScalarQuantizedLayer",
     "ScalarQuantizer",
@@ -131,6 +135,8 @@ __all__ = [
     "is_compressed",
     "kmeans",
     "layer_spec",
+    "low_rank_model",
+    "lp_low_rank",
     "model_bytes",
     "pack",
     "pack_arrays",
