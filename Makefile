@@ -59,7 +59,7 @@ unit: data
 	$(BIN)/pytest -q -n $(JOBS) tests lib/parsimony
 
 notebooks: data
-	$(BIN)/pytest -q -p no:cacheprovider --nbval-lax notebooks/
+	$(BIN)/pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax notebooks/
 
 test: lint unit notebooks
 
