@@ -750,3 +750,38 @@ def load_task(name: str = "digits", *, valid_fraction: float = 0.2, test_fractio
         "std": std,
         "model": model,
     }
+
+
+def evaluate_source(teacher, X, test, *, ptq_bits=(4, 4), kd_bits=(2, 4),
+                    calibrations=("minmax", "percentile"), percentile=99.9,
+                    kd_calibration="minmax", kd_epochs=20, kd_lr=1e-3, kd_batch_size=64,
+                    temperature=1.0, random_state=0) -> dict:  # fmt: skip
+    """PTQ (one accuracy per calibration) and KD-QAT accuracy of ``teacher`` from ``X``.
+
+    ``X`` is the only sample set used (calibration, distillation); ``test`` is read for the
+    final accuracies only. Returns ``ptq_<calibration>``, ``kd`` (test accuracies),
+    ``kd_bytes`` (``len(pack(freeze(student)))``) and ``kd_summary``.
+    """
+    from parsimony.compression.packing import pack
+
+    out = {}
+    for cal in calibrations:
+        out[f"ptq_{cal}"] = ptq_accuracy(teacher, X, test, w_bits=ptq_bits[0], a_bits=ptq_bits[1],
+                                         method=cal, percentile=percentile)  # fmt: skip
+    student = kd_student(teacher, X, w_bits=kd_bits[0], a_bits=kd_bits[1],
+                         calibration=kd_calibration, percentile=percentile, epochs=kd_epochs,
+                         lr=kd_lr, batch_size=kd_batch_size, temperature=temperature,
+                         random_state=random_state)  # fmt: skip
+    out["kd"] = float(evaluate(student, test)["accuracy"])
+    frozen = freeze(student)
+    out["kd_bytes"] = len(pack(frozen))
+    out["kd_summary"] = quantization_summary(frozen)
+    return out
+
+
+def real_subset(train, n_samples: int, random_state: int = 0) -> torch.Tensor:
+    """The oracle: ``n_samples`` random training inputs (labels dropped)."""
+    X = np.asarray(train[0])
+    n_samples = check_int(n_samples, "n_samples", low=1, high=len(X))
+    idx = np.random.default_rng(random_state).choice(len(X), n_samples, replace=False)
+    return torch.from_numpy(np.ascontiguousarray(X[np.sort(idx)])).float()
