@@ -734,7 +734,7 @@ def load_task(name: str = "digits", *, valid_fraction: float = 0.2, test_fractio
         X_tr, y_tr = x_train[:-n_va], y_train[:-n_va]
         X_va, y_va = x_train[-n_va:], y_train[-n_va:]
         shape = (1, 40)
-        model = {"arch": "cnn", "config": {"input_shape": [40], "channels": [32, 64],
+        model = {"arch": "cnn", "config": {"input_shape": [40], "channels": [16, 32],
                                            "kernel_size": 5}}  # fmt: skip
     mean, std = float(np.mean(X_tr)), float(np.std(X_tr))
 
@@ -755,16 +755,19 @@ def load_task(name: str = "digits", *, valid_fraction: float = 0.2, test_fractio
 def evaluate_source(teacher, X, test, *, ptq_bits=(4, 4), kd_bits=(2, 4),
                     calibrations=("minmax", "percentile"), percentile=99.9,
                     kd_calibration="minmax", kd_epochs=20, kd_lr=1e-3, kd_batch_size=64,
-                    temperature=1.0, random_state=0) -> dict:  # fmt: skip
+                    temperature=1.0, extra_ptq_bits=(), random_state=0) -> dict:  # fmt: skip
     """PTQ (one accuracy per calibration) and KD-QAT accuracy of ``teacher`` from ``X``.
 
     ``X`` is the only sample set used (calibration, distillation); ``test`` is read for the
     final accuracies only. Returns ``ptq_<calibration>``, ``kd`` (test accuracies),
-    ``kd_bytes`` (``len(pack(freeze(student)))``) and ``kd_summary``.
+    ``kd_bytes`` (``len(pack(freeze(student)))``) and ``kd_summary``; for every
+    ``(w, a)`` of ``extra_ptq_bits``, ``ptq_w{w}a{a}`` (min-max calibration).
     """
     from parsimony.compression.packing import pack
 
     out = {}
+    for w, a in extra_ptq_bits:
+        out[f"ptq_w{w}a{a}"] = ptq_accuracy(teacher, X, test, w_bits=w, a_bits=a)
     for cal in calibrations:
         out[f"ptq_{cal}"] = ptq_accuracy(teacher, X, test, w_bits=ptq_bits[0], a_bits=ptq_bits[1],
                                          method=cal, percentile=percentile)  # fmt: skip
@@ -785,3 +788,67 @@ def real_subset(train, n_samples: int, random_state: int = 0) -> torch.Tensor:
     n_samples = check_int(n_samples, "n_samples", low=1, high=len(X))
     idx = np.random.default_rng(random_state).choice(len(X), n_samples, replace=False)
     return torch.from_numpy(np.ascontiguousarray(X[np.sort(idx)])).float()
+
+
+SOURCES = ("real", "gaussian", "inception", "bns")
+
+
+def datafree_seed(
+    task: dict,
+    seed: int,
+    *,
+    sources=SOURCES,
+    teacher_epochs: int = 20,
+    teacher_lr: float = 3e-3,
+    n_samples: int = 256,
+    n_iter: int = 200,
+    gen_lr: float = 0.1,
+    gen_batch_size: int = 256,
+    l2: float = 1e-2,
+    tv: float = 1e-1,
+    jitter: int = 1,
+    **eval_kwargs,
+) -> dict:
+    """One row of the paper's tables for one teacher seed.
+
+    Trains the float teacher on ``task["train"]`` (seed ``seed``; its validation accuracy
+    is recorded), builds one sample set of ``n_samples`` per source (``"real"``: a random
+    training subset, the oracle; the others from the teacher alone) and runs
+    :func:`evaluate_source` on each. Returns ``teacher_accuracy``, ``teacher_valid_accuracy``,
+    ``teacher_bytes``, ``results`` (source -> :func:`evaluate_source` dict),
+    ``bns_history`` (source -> :math:`L_{BNS}` per generation step), ``bns_score`` (source
+    -> :func:`bns_similarity` of the set) and ``seconds`` (generation, per source).
+    """
+    from parsimony.compression.packing import pack
+    from parsimony.nn import build_model, train
+
+    for s in sources:
+        check_choice(s, "sources", SOURCES)
+    teacher = build_model(task["model"]["arch"], task["model"]["config"], seed=seed)
+    train(teacher, task["train"], epochs=teacher_epochs, lr=teacher_lr, batch_size=64,
+          seed=seed, progress=False)  # fmt: skip
+    out = {
+        "teacher_accuracy": float(evaluate(teacher, task["test"])["accuracy"]),
+        "teacher_valid_accuracy": float(evaluate(teacher, task["valid"])["accuracy"]),
+        "teacher_bytes": len(pack(teacher)),
+        "results": {},
+        "bns_history": {},
+        "bns_score": {},
+        "seconds": {},
+    }
+    for i, source in enumerate(sources):
+        t0 = time.perf_counter()
+        if source == "real":
+            X = real_subset(task["train"], n_samples, random_state=seed)
+        else:
+            g = SyntheticGenerator(source, n_samples, task["input_shape"], n_iter=n_iter,
+                                   lr=gen_lr, batch_size=gen_batch_size, l2=l2, tv=tv,
+                                   jitter=jitter, random_state=1000 * seed + i).fit(teacher)  # fmt: skip
+            X = g.samples_
+            out["bns_history"][source] = g.bns_history_
+        out["seconds"][source] = time.perf_counter() - t0
+        out["bns_score"][source] = bns_similarity(teacher, X, batch_size=gen_batch_size)
+        out["results"][source] = evaluate_source(teacher, X, task["test"],
+                                                 random_state=seed, **eval_kwargs)  # fmt: skip
+    out["teacher"] = teacher
+    return out
