@@ -852,3 +852,37 @@ def datafree_seed(
                                                  random_state=seed, **eval_kwargs)  # fmt: skip
     out["teacher"] = teacher
     return out
+
+
+def similarity_sets(task: dict, n_samples: int = 256, images=("camera", "astronaut"),
+                    random_state: int = 0) -> dict:  # fmt: skip
+    """Data sets to score with :func:`bns_similarity` under a digits teacher.
+
+    All normalised like the teacher's inputs (``task["mean"]``, ``task["std"]``), shape
+    (n, 1, 8, 8): ``real_test`` (held-out digits), ``gaussian`` (N(0, I) in the normalised
+    space), ``shuffled`` (held-out digits, pixels permuted independently per sample) and
+    ``patches_<image>`` (random 8x8 patches of bundled scikit-image images, grey levels in
+    [0, 1] like ``X / 16``).
+    """
+    from parsimony.data import load_image
+    from parsimony.data.patches import extract_patches, image_to_float
+
+    if tuple(task["input_shape"]) != (1, 8, 8):
+        raise ValueError(
+            f"task must be the digits task (input_shape (1, 8, 8)), got {task['input_shape']}"
+        )
+    rng = np.random.default_rng(random_state)
+    X = np.asarray(task["test"][0])
+    n = check_int(n_samples, "n_samples", low=2, high=len(X))
+    real = X[np.sort(rng.choice(len(X), n, replace=False))]
+    flat = real.reshape(n, -1)
+    shuffled = np.take_along_axis(flat, rng.permuted(np.tile(np.arange(64), (n, 1)), axis=1), 1)
+    out = {
+        "real_test": real,
+        "gaussian": rng.standard_normal(real.shape),
+        "shuffled": shuffled.reshape(real.shape),
+    }
+    for name in images:
+        p = extract_patches(image_to_float(load_image(name)), 8, n_patches=n, random_state=rng)
+        out[f"patches_{name}"] = ((p - task["mean"]) / task["std"]).reshape(real.shape)
+    return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in out.items()}
