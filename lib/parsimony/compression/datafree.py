@@ -162,6 +162,9 @@ def bns_loss(model: nn.Module, X: torch.Tensor, n_groups: int = 1) -> torch.Tens
 
     Differentiable with respect to ``X``. ``X`` is given in the shape the model accepts.
     """
+    n_groups = check_int(n_groups, "n_groups", low=1)
+    if X.shape[0] % n_groups:
+        raise ValueError(f"n_groups={n_groups} must divide the batch size {X.shape[0]}")
     was = model.training
     model.eval()
     try:
@@ -338,7 +341,12 @@ class SyntheticGenerator:
                 opt = torch.optim.Adam([X], lr=self.lr) if steps else None
                 for step in range(steps + 1):
                     xin = X
-                    if self.method == "inception" and self.jitter and step < steps:
+                    if (
+                        self.method == "inception"
+                        and self.jitter
+                        and len(shape) > 1
+                        and step < steps
+                    ):
                         shifts = torch.randint(
                             -self.jitter, self.jitter + 1, (len(shape) - 1,), generator=gen
                         ).tolist()
