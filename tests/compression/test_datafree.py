@@ -152,6 +152,8 @@ def test_bad_inputs():
         calibrate(quantize_wa(model), torch.randn(4, 64), method="kl")
     with pytest.raises(ValueError, match="data"):
         bns_similarity(model, torch.full((8, 64), float("nan")))
+    with pytest.raises(ValueError, match="n_groups"):
+        bns_loss(model, torch.randn(10, 64), n_groups=3)
     with pytest.raises(RuntimeError, match="calibrated"):
         quantize_wa(model)(torch.randn(2, 64))
 
