@@ -48,6 +48,9 @@ Modules
   arms, sweeps) used by the notebooks.
 * :mod:`~parsimony.compression.lowrank`: robust lp low-rank approximation of layers (Tukan
   et al.: ellipsoid / Lewis-weight rounding, IRLS, SVD); ``LowRankLayer``, ``low_rank_model``.
+* :mod:`~parsimony.compression.datafree`: data-free quantization (Haroush et al. 2020):
+  Gaussian / Inception / BN-statistics generators, W/A fake quantization, activation
+  calibration, KD fine-tuning, ``bns_similarity``.
 * :mod:`~parsimony.compression.quant_noise`: Quant-Noise (``QuantNoise`` parametrization,
   proxy / exact scalar / exact PQ noise; ``add_quant_noise``, ``remove_quant_noise``).
 """
@@ -58,6 +61,14 @@ from parsimony.compression.container import (
     size_breakdown,
     unpack_arrays,
     unpack_bits,
+)
+from parsimony.compression.datafree import (
+    SyntheticGenerator,
+    WAQuantizedLayer,
+    bns_similarity,
+    calibrate,
+    distill,
+    quantize_wa,
 )
 from parsimony.compression.kmeans import KMeansResult, assign, kmeans
 from parsimony.compression.layers import (
@@ -118,14 +129,19 @@ __all__ = [
     "PQLayer",
     "ScalarQuantizedLayer",
     "ScalarQuantizer",
+    "SyntheticGenerator",
+    "WAQuantizedLayer",
     "QuantNoise",
     "SizeReport",
     "add_quant_noise",
     "apply_layer",
     "assign",
+    "bns_similarity",
+    "calibrate",
     "check_block_size",
     "compress_model",
     "decode",
+    "distill",
     "dequantize",
     "encode",
     "fake_quantize",
@@ -147,6 +163,7 @@ __all__ = [
     "quant_params",
     "quantize",
     "quantize_model",
+    "quantize_wa",
     "register_compressed",
     "register_method",
     "remove_quant_noise",

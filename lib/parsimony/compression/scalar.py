@@ -330,7 +330,7 @@ class ScalarQuantizedLayer(CompressedLayer):
             n = int(np.prod(pshape)) if pshape else 1
             zp = torch.from_numpy(unpack_bits(arrays["zero_point"], bits, n)).float()
         else:
-            zp = torch.full((), 2.0 ** (bits - 1))
+            zp = torch.full(pshape, 2.0 ** (bits - 1))
         return cls(meta["spec"], torch.from_numpy(codes), scale, zp.reshape(pshape), bits,
                    meta["scheme"], cls._unpack_bias(arrays))  # fmt: skip
 

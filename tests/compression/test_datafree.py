@@ -1,0 +1,292 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+from parsimony.compression import pack, size_report, unpack
+from parsimony.compression.datafree import (
+    BNStatistics,
+    FakeQuantLayer,
+    SyntheticGenerator,
+    WAQuantizedLayer,
+    bn_layers,
+    bns_loss,
+    bns_similarity,
+    calibrate,
+    distill,
+    evaluate_source,
+    freeze,
+    gaussian_kl,
+    generate,
+    kd_loss,
+    quantization_summary,
+    quantize_wa,
+    real_subset,
+)
+from parsimony.nn import SmallCNN, build_model
+from torch import nn
+
+
+def _teacher(seed=0):
+    """A SmallCNN whose BN running statistics are exact averages over a structured input."""
+    model = build_model("cnn", {"input_shape": [8, 8], "channels": [4, 8]}, seed=seed)
+    for _, bn in bn_layers(model):
+        bn.momentum = None  # cumulative average
+    g = torch.Generator().manual_seed(seed)
+    X = 0.5 + 2.0 * torch.randn(512, 1, 8, 8, generator=g).cumsum(-1) / 3
+    model.train()
+    with torch.no_grad():
+        for i in range(0, 512, 128):
+            model(X[i : i + 128])
+    return model.eval(), X
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu_h, mu = torch.randn(5, generator=g), torch.randn(5, generator=g)
+    v_h, v = torch.rand(5, generator=g) + 0.1, torch.rand(5, generator=g) + 0.1
+    ref = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu_h, v_h.sqrt()), torch.distributions.Normal(mu, v.sqrt())
+    )
+    torch.testing.assert_close(gaussian_kl(mu_h, v_h, mu, v), ref)
+
+
+def test_bns_loss_is_sum_of_kl_at_bn_inputs():
+    model, X = _teacher()
+    x = X[:64]
+    # BN inputs computed by hand: conv0(x), and conv1(pool(relu(bn0(conv0(x)))))
+    f = model.features
+    h0 = f[0](x)
+    h1 = f[4](f[3](f[2](f[1](h0))))
+    ref = 0.0
+    with BNStatistics(model) as bs:
+        model(x)
+    for (mu, var), h, bn in zip(bs.stats, (h0, h1), (f[1], f[5]), strict=True):
+        m = h.mean(dim=(0, 2, 3))
+        v = h.var(dim=(0, 2, 3), unbiased=False)
+        torch.testing.assert_close(mu[0], m)
+        torch.testing.assert_close(var[0], v)
+        p = torch.distributions.Normal(bn.running_mean, (bn.running_var + bn.eps).sqrt())
+        q = torch.distributions.Normal(m, (v + bn.eps).sqrt())
+        ref = ref + torch.distributions.kl_divergence(p, q).sum()
+    torch.testing.assert_close(bns_loss(model, x)[0], ref.detach())
+
+
+def test_grouped_statistics_equal_separate_batches():
+    model, X = _teacher()
+    both = bns_loss(model, X[:128], n_groups=2)
+    sep = torch.stack([bns_loss(model, X[:64])[0], bns_loss(model, X[64:128])[0]])
+    torch.testing.assert_close(both, sep)
+
+
+@pytest.mark.parametrize("method", ["bns", "inception"])
+def test_generation_leaves_teacher_unchanged(method):
+    model, _ = _teacher()
+    model.train()  # mode must be restored, and generation must still run in eval mode
+    before = copy.deepcopy(model.state_dict())
+    grads = [p.requires_grad for p in model.parameters()]
+    SyntheticGenerator(method, 32, (1, 8, 8), n_iter=5, batch_size=32).fit(model)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert model.training
+    assert [p.requires_grad for p in model.parameters()] == grads
+
+
+def test_bns_samples_match_running_statistics():
+    model, _ = _teacher()
+    g = SyntheticGenerator("bns", 128, (1, 8, 8), n_iter=300, lr=0.1, batch_size=128).fit(model)
+    assert g.bns_history_[0] / g.bns_history_[-1] >= 10
+    assert len(g.bns_history_) == 301 and len(g.loss_history_) == 300
+    with BNStatistics(model) as bs:
+        model(g.samples_)
+    for bn, (mu, var) in zip(BNStatistics(model).layers, bs.stats, strict=True):
+        sd = (bn.running_var + bn.eps).sqrt()
+        assert ((mu[0] - bn.running_mean).abs() / sd).max() < 0.1
+        assert (((var[0] + bn.eps).sqrt() - sd).abs() / sd).max() < 0.1
+    # the score ranks the BNS samples below Gaussian noise and near the real data
+    assert bns_similarity(model, g.samples_) < bns_similarity(model, torch.randn(128, 1, 8, 8))
+
+
+def test_similarity_orders_real_below_noise():
+    model, X = _teacher()
+    real = bns_similarity(model, X, batch_size=128)
+    noise = bns_similarity(model, torch.randn_like(X), batch_size=128)
+    assert real < noise
+
+
+def test_generators_are_deterministic_and_shaped():
+    model, _ = _teacher()
+    for method in ("gaussian", "inception", "bns"):
+        a = generate(model, method, n_samples=16, input_shape=(1, 8, 8), n_iter=3, batch_size=8,
+                     random_state=3)  # fmt: skip
+        b = generate(model, method, n_samples=16, input_shape=(1, 8, 8), n_iter=3, batch_size=8,
+                     random_state=3)  # fmt: skip
+        assert a.shape == (16, 1, 8, 8)
+        assert torch.equal(a, b)
+    c = generate(model, "bns", n_samples=16, input_shape=(1, 8, 8), n_iter=3, random_state=4)
+    assert not torch.equal(a, c)
+
+
+def test_gaussian_is_standard_normal():
+    model, _ = _teacher()
+    x = generate(model, "gaussian", n_samples=4096, input_shape=(1, 8, 8))
+    assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
+
+
+def test_bad_inputs():
+    no_bn = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    with pytest.raises(ValueError, match="BatchNorm"):
+        SyntheticGenerator("bns", 8, (1, 8, 8), n_iter=1).fit(no_bn)
+    with pytest.raises(ValueError, match="BatchNorm"):
+        bns_similarity(no_bn, torch.randn(8, 64))
+    model, _ = _teacher()
+    with pytest.raises(ValueError, match="method"):
+        SyntheticGenerator("dream", 8, (1, 8, 8)).fit(model)
+    with pytest.raises(ValueError, match="batch_size"):
+        SyntheticGenerator("bns", 10, (1, 8, 8), batch_size=4).fit(model)
+    with pytest.raises(TypeError, match="model"):
+        SyntheticGenerator("bns", 8, (1, 8, 8)).fit("model")
+    with pytest.raises(ValueError, match="w_bits"):
+        quantize_wa(model, 1, 4)
+    with pytest.raises(ValueError, match="method"):
+        calibrate(quantize_wa(model), torch.randn(4, 64), method="kl")
+    with pytest.raises(ValueError, match="data"):
+        bns_similarity(model, torch.full((8, 64), float("nan")))
+    with pytest.raises(ValueError, match="n_groups"):
+        bns_loss(model, torch.randn(10, 64), n_groups=3)
+    with pytest.raises(RuntimeError, match="calibrated"):
+        quantize_wa(model)(torch.randn(2, 64))
+
+
+def test_calibration_ranges_on_known_input():
+    net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    net[2].weight.data.fill_(1.0)
+    X = torch.tensor([[-2.0, 0.0, 1.0, 3.0], [0.5, 1.0, 6.0, -1.0]])
+    s = quantize_wa(net, 4, 4, first_bits=None, last_bits=None, first_input_bits=8)
+    calibrate(s, X, "minmax")
+    first, last = s[0], s[2]
+    assert float(first.act_scale) == pytest.approx(8.0 / 255)
+    assert float(first.act_zero) == round(2.0 / (8.0 / 255))
+    h = torch.relu(nn.functional.linear(X, first.quantized_weight(), net[0].bias))
+    lo, hi = min(float(h.detach().min()), 0.0), max(float(h.detach().max()), 0.0)
+    assert float(last.act_scale) == pytest.approx((hi - lo) / 15)
+    calibrate(s, X, "percentile", percentile=90.0)
+    q_lo, q_hi = torch.quantile(X.flatten(), 0.1), torch.quantile(X.flatten(), 0.9)
+    assert float(first.act_scale) == pytest.approx(float(q_hi - q_lo) / 255, rel=1e-5)
+
+
+def test_first_last_bits_and_summary():
+    model, X = _teacher()
+    s = quantize_wa(model, 2, 4)
+    layers = [m for m in s.modules() if isinstance(m, FakeQuantLayer)]
+    assert [(m.w_bits, m.a_bits) for m in layers] == [(8, 8), (2, 4), (8, 4)]
+    summ = quantization_summary(s)
+    assert summ["layers"]["head"]["weight_bits"] == 8
+    assert "not folded" in summ["batchnorm"]
+    s2 = quantize_wa(model, 3, 3, first_bits=None, last_bits=None, first_input_bits=None)
+    assert [(m.w_bits, m.a_bits) for m in s2.modules() if isinstance(m, FakeQuantLayer)] == [
+        (3, None), (3, 3), (3, 3)
+    ]  # fmt: skip
+
+
+def test_freeze_pack_round_trip_and_codes():
+    model, X = _teacher()
+    s = calibrate(quantize_wa(model, 4, 4), X[:64])
+    frozen = freeze(s)
+    x = X[64:96]
+    with torch.no_grad():
+        torch.testing.assert_close(frozen(x), s.eval()(x), rtol=0, atol=1e-5)
+        blob = pack(frozen)
+        back = unpack(blob)
+        assert torch.equal(back(x), frozen(x))
+    for m in frozen.modules():
+        if isinstance(m, WAQuantizedLayer):
+            assert int(m.codes.min()) >= 0 and int(m.codes.max()) <= 2**m.bits - 1
+            w = m.dense_weight()
+            assert torch.allclose(w / m.scale, torch.round(w / m.scale), atol=1e-4)
+    # weight codes bit-packed: 8-bit first (36 w) and last (320 w) layers, 4-bit middle (288 w)
+    assert size_report(frozen).by_kind["indices"] == 36 + 288 // 2 + 320
+    assert len(blob) < len(pack(model))
+
+
+def test_symmetric_per_channel_scalar_layer_round_trip():
+    # ScalarQuantizedLayer (symmetric, per channel) unpacks to an equal layer
+    from parsimony.compression import ScalarQuantizedLayer, ScalarQuantizer
+
+    lin = nn.Linear(8, 4)
+    q = ScalarQuantizedLayer.from_layer(lin, ScalarQuantizer(4, granularity="channel"))
+    arrays, _, meta = q.pack_state()
+    x = torch.randn(3, 8)
+    assert torch.equal(ScalarQuantizedLayer.unpack_state(arrays, meta)(x), q(x))
+
+
+def test_kd_loss_zero_for_equal_student():
+    model, X = _teacher()
+    with torch.no_grad():
+        z = model(X[:32])
+    assert float(kd_loss(z, z)) == 0.0
+    assert float(kd_loss(z, z, temperature=4.0)) == pytest.approx(0.0, abs=1e-7)
+    assert float(kd_loss(z + torch.randn_like(z), z)) > 0
+    student = copy.deepcopy(model)
+    hist = distill(student, model, X[:64], epochs=1, lr=1e-3, batch_size=64)  # one step
+    assert hist[0] == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("freeze_bn", [True, False])
+def test_gaussian_arm_keeps_student_bn_statistics(freeze_bn):
+    model, _ = _teacher()
+    X = generate(model, "gaussian", n_samples=64, input_shape=(1, 8, 8))
+    s = calibrate(quantize_wa(model, 2, 4), X)
+    before = {n: (bn.running_mean.clone(), bn.running_var.clone()) for n, bn in bn_layers(s)}
+    distill(s, model, X, epochs=1, batch_size=32, freeze_bn=freeze_bn)
+    same = all(
+        torch.equal(bn.running_mean, before[n][0]) and torch.equal(bn.running_var, before[n][1])
+        for n, bn in bn_layers(s)
+    )
+    assert same == freeze_bn
+
+
+def test_distill_is_deterministic_and_lowers_loss():
+    model, X = _teacher()
+    a = calibrate(quantize_wa(model, 2, 4), X[:128])
+    b = copy.deepcopy(a)
+    ha = distill(a, model, X[:128], epochs=5, lr=1e-2, batch_size=32, random_state=1)
+    hb = distill(b, model, X[:128], epochs=5, lr=1e-2, batch_size=32, random_state=1)
+    assert ha == hb
+    assert ha[-1] < ha[0]
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_synthetic_pipeline_needs_no_real_data(monkeypatch):
+    import parsimony.data.loaders as loaders
+
+    def boom(*args, **kwargs):
+        raise AssertionError("real data was read")
+
+    monkeypatch.setattr(loaders, "_load", boom)
+    model, X = _teacher()
+    g = torch.Generator().manual_seed(1)
+    test = (X[:64], torch.randint(0, 10, (64,), generator=g))
+    for method in ("gaussian", "inception", "bns"):
+        S = generate(model, method, n_samples=32, input_shape=(1, 8, 8), n_iter=3)
+        r = evaluate_source(model, S, test, kd_epochs=1)
+        assert 0 <= r["kd"] <= 1 and r["kd_bytes"] > 0
+    with pytest.raises(AssertionError, match="real data"):
+        loaders.load_digits()
+
+
+def test_real_subset():
+    X = np.arange(20.0).reshape(10, 2)
+    s = real_subset((X, np.zeros(10)), 4, random_state=0)
+    assert s.shape == (4, 2) and torch.equal(s, real_subset((X, None), 4, random_state=0))
+    with pytest.raises(ValueError, match="n_samples"):
+        real_subset((X, None), 11)
+
+
+def test_works_for_1d_models():
+    model = SmallCNN((40,), channels=(4, 8), kernel_size=5).eval()
+    g = SyntheticGenerator("inception", 16, (1, 40), n_iter=2, batch_size=8).fit(model)
+    assert g.samples_.shape == (16, 1, 40) and g.labels_.shape == (16,)
+    g = SyntheticGenerator("bns", 16, (1, 40), n_iter=20, batch_size=8).fit(model)
+    assert g.bns_history_[-1] < g.bns_history_[0]
