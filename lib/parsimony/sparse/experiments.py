@@ -130,7 +130,8 @@ def phase_transition(
     projection_params : dict, optional
         ``method -> kwargs`` of its projection.
     random_state : int
-        Seeds every trial: ``(random_state, operator, ratio, trial)``.
+        Seeds every trial from ``(random_state, operator, m, trial)``: two calls with
+        different method, ratio or operator lists see the same signals and operators.
 
     Returns
     -------
@@ -153,11 +154,13 @@ def phase_transition(
     adj = adjacency(edges, n)
     models = {m: make_model(m, edges, n, s, g, projection_params.get(m)) for m in methods}
     rows = []
-    for i_op, op in enumerate(operators):
-        for i_r, ratio in enumerate(ratios):
+    for op in operators:
+        i_op = sorted(OPERATORS).index(op)
+        for ratio in ratios:
             n_meas = int(np.ceil(ratio * s))
             for trial in range(max(trials.values())):
-                seed = np.random.SeedSequence([random_state, i_op, i_r, trial])
+                # seeded by the values, so that calls with other lists stay paired
+                seed = np.random.SeedSequence([random_state, i_op, n_meas, trial])
                 sig_seed, op_seed, run_seed = seed.spawn(3)
                 x_true, _ = planted_signal(adj, s, g, random_state=np.random.default_rng(sig_seed))
                 A = make_operator(op, n_meas, n, random_state=np.random.default_rng(op_seed))

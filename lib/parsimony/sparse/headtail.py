@@ -14,8 +14,10 @@ Goemans-Williamson pruning, solved by ``pcst_fast`` (PyPI ``pcst-fast2``, the
 ``fraenkel-lab/pcst_fast`` code), with a binary search on :math:`\lambda \in [0, \max\pi]`
 until :math:`|S| \in [s, (1 + \gamma) s]`, as in the public experiment code
 (``cluster_k_approx.m``; :math:`\gamma = 0.1`, 10 steps by default). When the search misses
-the window, the smallest support found with at least :math:`s` nodes is returned (the
-largest found if none has :math:`s`), and ``pcst_project.misses`` counts it. Head and tail
+the window (GW's output size jumps with :math:`\lambda` on small graphs), ``pcst_project.misses``
+counts it and, **ours**, the smallest support found above the window is pruned (lowest-prize
+leaves of a spanning forest) and the largest below it grown (best neighbour) to the window,
+and the one of larger energy is returned; both keep at most :math:`g` components. Head and tail
 are the same routine, called with :math:`(2s, 2g)` and :math:`(s, g)` by graph-CoSaMP, as
 in ``cosamp_cluster.m``.
 
@@ -44,10 +46,10 @@ optimal in expectation. The formulation and rounding below are **our reconstruct
   leaves with the smallest :math:`b_v^2` until :math:`s` nodes remain (pruning leaves keeps
   the tree connected), or grow by the best neighbour if fewer; repeat ``n_rounds`` times and
   keep the support of largest energy, over all roots.
-* :math:`g > 1` (ours): one LP with a virtual source whose arcs reach only the
-  ``n_roots * g`` largest nodes, each through a root indicator :math:`z_v \in [0, 1]`,
-  :math:`\sum z_v \le g`, :math:`f_{0v} \le s z_v`; the rounding reconnects to the nearest
-  root with :math:`z_v > 0` and keeps the :math:`g` trees of largest energy.
+* :math:`g > 1` (ours): the same LP with :math:`g` roots fixed in the support (a virtual
+  source feeds each root, at most :math:`s` units), the roots chosen greedily: one of the
+  ``n_roots`` largest nodes, then the largest nodes not adjacent to a chosen root; the
+  rounding reconnects each kept node to its nearest root, keeps at most :math:`g` trees.
 * Head and tail are the same routine (the tail at budget :math:`s` returns exactly
   :math:`s` nodes when the graph allows it, so :math:`|S| \ge s` as the card asks).
 
@@ -146,21 +148,21 @@ def pcst_project(
     if best_over is None:
         S = run(0.0)
         best_over = S if S.size >= s else None
-    S = best_over if best_over is not None else best_under
-    return _fit_size(S, prizes, adj if adj is not None else adjacency(edges, n), s, hi_size)
+    adj = adjacency(edges, n) if adj is None else sp.csr_matrix(adj)
+    fits = [_fit_size(S, prizes, adj, s, hi_size) for S in (best_over, best_under) if S is not None]
+    return max(fits, key=lambda S: (prizes[S].sum(), -S.size))
 
 
 def _fit_size(S, w, adj, s, hi):
-    """Ours: prune the lowest-prize leaves of ``S`` to ``hi`` nodes, or grow it to ``s``.
+    """Ours: prune the lowest-prize leaves of ``S`` down to ``hi`` nodes, or grow it to ``s``.
 
-    Removing a leaf of a spanning tree of each component keeps the component count; adding
-    the best neighbour keeps it too.
+    Leaves are taken in a breadth-first spanning forest of the subgraph induced by ``S``,
+    unrooted (a node whose remaining tree degree is at most 1); removing one keeps the
+    number of components, and so does adding the best neighbour when growing.
     """
     n = w.size
-    inside = np.zeros(n, dtype=bool)
-    inside[S] = True
     if S.size > hi:
-        sub = sp.csr_matrix(adj)[S][:, S]
+        sub = adj[S][:, S]
         pred = np.full(S.size, -1)
         seen = np.zeros(S.size, dtype=bool)
         for start in range(S.size):  # a BFS forest of the induced subgraph
@@ -169,16 +171,22 @@ def _fit_size(S, w, adj, s, hi):
             order, p = breadth_first_order(sub, start, directed=False, return_predecessors=True)
             seen[order] = True
             pred[order[1:]] = p[order[1:]]
+        child = np.flatnonzero(pred >= 0)
+        nbrs = [[] for _ in range(S.size)]
+        for c in child:
+            nbrs[c].append(pred[c])
+            nbrs[pred[c]].append(c)
+        degree = np.array([len(v) for v in nbrs])
         alive = np.ones(S.size, dtype=bool)
-        children = np.zeros(S.size, dtype=np.intp)
-        np.add.at(children, pred[pred >= 0], 1)
         for _ in range(S.size - hi):
-            leaves = np.flatnonzero(alive & (children == 0))
+            leaves = np.flatnonzero(alive & (degree <= 1))
             v = leaves[np.argmin(w[S[leaves]])]
             alive[v] = False
-            if pred[v] >= 0:
-                children[pred[v]] -= 1
+            for u in nbrs[v]:
+                degree[u] -= 1
         return S[alive]
+    inside = np.zeros(n, dtype=bool)
+    inside[S] = True
     while inside.sum() < s:
         frontier = np.flatnonzero((adj @ inside.astype(np.float64) > 0) & ~inside)
         if frontier.size == 0:
@@ -197,8 +205,8 @@ def _arcs(edges):
     return np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]]
 
 
-def _solve_flow_lp(w, edges, s, roots, g):
-    r"""Solve the flow LP; ``roots`` fixed to 1 when ``g == len(roots) == 1``.
+def _solve_flow_lp(w, edges, s, roots, g, fixed=True):
+    r"""Solve the flow LP; ``fixed``: every root is in the support (:math:`y_r = z_r = 1`).
 
     Variables ``[y (n), z (|R|), f (2E), f0 (|R|)]``. Returns ``(y, z)``.
     """
@@ -255,9 +263,9 @@ def _solve_flow_lp(w, edges, s, roots, g):
     bounds = np.zeros((n_var, 2))
     bounds[:, 1] = np.inf
     bounds[: n + nr, 1] = 1.0
-    if g == 1 and nr == 1:
+    if fixed:
         bounds[iy + R, 0] = 1.0
-        bounds[iz, 0] = 1.0
+        bounds[iz : iz + nr, 0] = 1.0
     res = linprog(
         c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=np.zeros(n), bounds=bounds, method="highs"
     )
@@ -302,21 +310,23 @@ def _round(w, y, roots, keep, adj_h, adj, s, g):
         energy = {r: w[label == r].sum() for r in np.unique(label[nodes])}
         best = sorted(energy, key=lambda r: (-energy[r], r))[:g]
         in_tree &= np.isin(label, best)
-    # prune leaves of smallest w
-    children = np.zeros(n + 1, dtype=np.intp)
-    np.add.at(children, pred[in_tree], 1)
-    while in_tree.sum() > s:
-        leaves = np.flatnonzero(in_tree & (children[:n] == 0))
-        v = leaves[np.argmin(w[leaves])]
-        in_tree[v] = False
-        children[pred[v]] -= 1
-    # grow by the best neighbour (in the full graph) while below s
-    while in_tree.sum() < s:
-        frontier = np.flatnonzero((adj @ in_tree.astype(np.float64) > 0) & ~in_tree)
-        if frontier.size == 0:
+    # prune the lowest-energy leaves (unrooted) to s nodes, or grow by the best neighbour
+    return _fit_size(np.flatnonzero(in_tree), w, adj, s, s)
+
+
+def _spread_roots(w, adj, first, g):
+    """``first``, then greedily the largest ``w`` not adjacent to a chosen root (g roots)."""
+    roots = [int(first)]
+    blocked = np.zeros(w.size, dtype=bool)
+    order = np.argsort(-w, kind="stable")
+    while len(roots) < g:
+        blocked[roots[-1]] = True
+        blocked[adj[roots[-1]].indices] = True
+        free = order[~blocked[order]]
+        if free.size == 0:
             break
-        in_tree[frontier[np.argmax(w[frontier])]] = True
-    return np.flatnonzero(in_tree)
+        roots.append(int(free[0]))
+    return roots
 
 
 def lp_project(
@@ -381,9 +391,9 @@ def lp_project(
     if scale <= 0:
         return np.arange(s)
     w = w / scale
-    cand = top_k(b, n_roots * g)
+    cand = top_k(b, n_roots)
     cand = cand[np.argsort(-w[cand], kind="stable")]
-    problems = [[r] for r in cand] if g == 1 else [list(cand)]
+    problems = [_spread_roots(w, adj, first, g) for first in cand]
     best, best_energy = None, -np.inf
     for roots in problems:
         roots = np.asarray(roots, dtype=np.intp)

@@ -20,8 +20,9 @@ r"""Greedy and thresholding solvers for :math:`y = A x` with a sparse or structu
   (Blumensath & Davies 2010), :math:`x^{t+1} = H_s(x^t + \mu_t A^\top(y - A x^t))` with
   :math:`\mu_t = \|g_\Gamma\|^2 / \|A g_\Gamma\|^2` on :math:`\Gamma = \operatorname{supp}(x^t)`
   and the step-halving safeguard when the support changes; with a graph model,
-  approximate model IHT (AM-IHT, HIS 2015), :math:`x^{t+1} = T(x^t + \mu_t\, g_{H(g; 2s, 2g)})`
-  with the same normalized step on the head support (plain :math:`\mu = 1` diverges for
+  approximate model IHT (AM-IHT, HIS 2015), :math:`x^{t+1} = T(x^t + \mu_t\, g_\Gamma)`,
+  :math:`\Gamma = H(g; 2s, 2g) \cup \operatorname{supp}(x^t)`, with the same normalized
+  step on :math:`\Gamma` (plain :math:`\mu = 1` diverges for
   :math:`A_{ij} \sim \mathcal{N}(0, 1/m)`, whose norm is about :math:`1 + \sqrt{n/m}`).
 
 One stopping rule for every iterative method (HIS's): stop when
