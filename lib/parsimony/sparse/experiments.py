@@ -24,7 +24,15 @@ from parsimony.sparse.models import GraphSparse, KSparse, adjacency, grid_graph,
 from parsimony.sparse.operators import OPERATORS, make_operator
 from parsimony.sparse.solvers import recover
 
-__all__ = ["METHODS", "m_at", "make_model", "phase_transition", "recovery_trial", "summarize"]
+__all__ = [
+    "METHODS",
+    "m_at",
+    "make_model",
+    "paired_iterations",
+    "phase_transition",
+    "recovery_trial",
+    "summarize",
+]
 
 #: recovery methods by name: ``name -> (solver, projection or None)``.
 METHODS = {
@@ -209,3 +217,12 @@ def m_at(summary: pd.DataFrame, operator: str, method: str, level: float = 0.9) 
     rows = summary[(summary.operator == operator) & (summary.method == method)]
     ok = rows[rows.success >= level].ratio
     return float(ok.min()) if len(ok) else float("inf")
+
+
+def paired_iterations(df: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Iterations to success of methods ``a`` and ``b`` on the trials both recover."""
+    key = ["operator", "ratio", "trial"]
+    ka = df[(df.method == a) & df.success].set_index(key).iters_to_success
+    kb = df[(df.method == b) & df.success].set_index(key).iters_to_success
+    both = ka.index.intersection(kb.index).sort_values()
+    return ka[both].to_numpy(), kb[both].to_numpy()
