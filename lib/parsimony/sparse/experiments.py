@@ -28,6 +28,8 @@ __all__ = [
     "METHODS",
     "m_at",
     "make_model",
+    "image_blobs",
+    "image_recovery",
     "paired_iterations",
     "phase_transition",
     "recovery_trial",
@@ -67,6 +69,7 @@ def recovery_trial(
     max_iter=50,
     tol=5e-3,
     random_state=None,
+    return_estimate=False,
 ):
     r"""Recover ``x_true`` from :math:`y = A x + \sigma \varepsilon` and score it.
 
@@ -99,6 +102,7 @@ def recovery_trial(
         "iters_to_success": float(hits[0] + 1) if hits.size else float("nan"),
         "seconds": seconds,
         "errors": errors,
+        **({"estimate": x} if return_estimate else {}),
     }
 
 
@@ -226,3 +230,88 @@ def paired_iterations(df: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.
     kb = df[(df.method == b) & df.success].set_index(key).iters_to_success
     both = ka.index.intersection(kb.index).sort_values()
     return ka[both].to_numpy(), kb[both].to_numpy()
+
+
+def image_blobs(image, size=24, quantile=0.9, g=2):
+    r"""A structured image: ``image`` resized to ``size x size``, thresholded, ``g`` largest blobs.
+
+    The pixels above the ``quantile`` of the resized grey image are split into connected
+    components (4-connectivity, the grid graph's); the ``g`` largest are kept with their
+    grey values, the rest is zero.
+
+    Returns
+    -------
+    x : array (size * size,)
+        The signal (row-major pixels).
+    edges : array (E, 2)
+        The grid graph of the pixels.
+    """
+    from scipy import ndimage
+    from skimage.transform import resize
+
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim == 3:
+        img = img[..., :3].mean(axis=-1)
+    if img.ndim != 2:
+        raise ValueError(f"image must be a 2-D (or RGB) array, got shape {np.shape(image)}")
+    size = check_int(size, "size", low=2)
+    g = check_int(g, "g", low=1)
+    small = resize(img, (size, size), anti_aliasing=True)
+    mask = small > np.quantile(small, check_float(quantile, "quantile", low=0.0, high=1.0))
+    labels, n_blobs = ndimage.label(mask)
+    counts = np.bincount(labels.ravel())[1:]
+    keep = 1 + np.argsort(-counts, kind="stable")[:g]
+    x = np.where(np.isin(labels, keep), small, 0.0).ravel()
+    return x, grid_graph(size)
+
+
+def image_recovery(
+    x_true,
+    edges,
+    g,
+    ratios,
+    methods,
+    *,
+    operator="dct",
+    n_trials=3,
+    projection_params=None,
+    max_iter=30,
+    tol=5e-3,
+    success_tol=0.05,
+    random_state=0,
+):
+    """Recover a structured image with each method at each :math:`m/s`, over ``n_trials`` operators.
+
+    Returns ``(df, estimates)``: one row per (ratio, trial, method), and the estimates of
+    trial 0 keyed by ``(method, ratio)``. Trials are paired (same operator for all methods).
+    """
+    n = x_true.size
+    s = int(np.count_nonzero(x_true))
+    projection_params = projection_params or {}
+    models = {m: make_model(m, edges, n, s, g, projection_params.get(m)) for m in methods}
+    rows, estimates = [], {}
+    for ratio in ratios:
+        n_meas = int(np.ceil(ratio * s))
+        for trial in range(n_trials):
+            seed = np.random.SeedSequence([random_state, n_meas, trial])
+            op_seed, run_seed = seed.spawn(2)
+            A = make_operator(operator, n_meas, n, random_state=np.random.default_rng(op_seed))
+            for meth in methods:
+                out = recovery_trial(
+                    A,
+                    x_true,
+                    models[meth],
+                    METHODS[meth][0],
+                    success_tol=success_tol,
+                    max_iter=max_iter,
+                    tol=tol,
+                    random_state=np.random.default_rng(run_seed),
+                    return_estimate=trial == 0,
+                )
+                out.pop("errors")
+                if trial == 0:
+                    estimates[(meth, float(ratio))] = out.pop("estimate")
+                rows.append(
+                    {"method": meth, "ratio": float(ratio), "m": n_meas, "trial": trial, **out}
+                )
+    return pd.DataFrame(rows), estimates
