@@ -35,6 +35,19 @@ def test_omp_matches_sklearn(noise, seed):
         np.testing.assert_allclose(ours, x0, atol=1e-10)
 
 
+def test_omp_estimator_matches_sklearn():
+    from parsimony.sparse.solvers import OrthogonalMatchingPursuit as Ours
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((40, 90))
+    y = X[:, [1, 50]] @ np.array([1.0, -1.5]) + 0.01 * rng.standard_normal(40)
+    for kw in ({"n_nonzero_coefs": 4}, {"tol": 0.05}, {}):
+        ours = Ours(**kw).fit(X, y)
+        ref = OrthogonalMatchingPursuit(fit_intercept=False, **kw).fit(X, y)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-10)
+        np.testing.assert_allclose(ours.predict(X), ref.predict(X), atol=1e-10)
+
+
 def test_omp_tol_matches_sklearn():
     rng = np.random.default_rng(5)
     X = rng.standard_normal((50, 120))

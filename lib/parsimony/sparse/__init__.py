@@ -35,7 +35,7 @@ from parsimony.sparse.operators import (
     PartialDCTOperator,
     make_operator,
 )
-from parsimony.sparse.solvers import SOLVERS, cosamp, iht, omp, recover
+from parsimony.sparse.solvers import SOLVERS, OrthogonalMatchingPursuit, cosamp, iht, omp, recover
 
 __all__ = [
     "METHODS",
@@ -46,6 +46,7 @@ __all__ = [
     "GraphSparse",
     "KSparse",
     "MatrixOperator",
+    "OrthogonalMatchingPursuit",
     "PartialDCTOperator",
     "adjacency",
     "cosamp",

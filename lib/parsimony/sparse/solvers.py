@@ -47,7 +47,7 @@ from parsimony._validation import check_array, check_float, check_int, check_ran
 from parsimony.sparse.models import KSparse, top_k
 from parsimony.sparse.operators import LinearOperator, as_operator
 
-__all__ = ["SOLVERS", "cosamp", "iht", "omp", "recover"]
+__all__ = ["SOLVERS", "OrthogonalMatchingPursuit", "cosamp", "iht", "omp", "recover"]
 
 
 def _history():
@@ -145,6 +145,44 @@ def omp(A: LinearOperator, y: np.ndarray, k: int, *, tol=None, callback=None):
     x = np.zeros(n)
     x[idx] = gamma
     return x, history
+
+
+class OrthogonalMatchingPursuit:
+    """scikit-learn-style wrapper of :func:`omp` (``fit_intercept=False``), for a drop-in swap.
+
+    Parameters
+    ----------
+    n_nonzero_coefs : int
+    tol : float, optional
+        Squared residual norm at which to stop (scikit-learn's meaning).
+
+    Attributes
+    ----------
+    coef_ : array (n_features,)
+    n_iter_ : int
+
+    Examples
+    --------
+    >>> X = np.eye(4)[:3]
+    >>> OrthogonalMatchingPursuit(1).fit(X, np.array([0.0, 2.0, 0.0])).coef_.tolist()
+    [0.0, 2.0, 0.0, 0.0]
+    """
+
+    def __init__(self, n_nonzero_coefs=None, tol=None):
+        self.n_nonzero_coefs = n_nonzero_coefs
+        self.tol = tol
+
+    def fit(self, X, y):
+        X = check_array(X, "X", ndim=2)
+        k = self.n_nonzero_coefs
+        if k is None:
+            k = max(int(0.1 * X.shape[1]), 1) if self.tol is None else min(X.shape)
+        self.coef_, hist = omp(X, y, k, tol=self.tol)
+        self.n_iter_ = hist["n_iter"]
+        return self
+
+    def predict(self, X):
+        return check_array(X, "X", ndim=2) @ self.coef_
 
 
 def _cgls(M, y, x0, tol=1e-4, max_iter=20):
