@@ -48,8 +48,10 @@ def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads)
-    print(f"OMP: n={args.n}, m={args.m}, k={args.k}, Gaussian A, best of {args.repeats}; "
-          f"{args.threads} threads, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"OMP: n={args.n}, m={args.m}, k={args.k}, Gaussian A, best of {args.repeats}; "
+        f"{args.threads} threads, load average {os.getloadavg()[0]:.1f}"
+    )
     ratios = []
     for p in range(args.problems):
         rng = np.random.default_rng(p)
@@ -64,8 +66,10 @@ def main(argv=None) -> int:
         same = np.array_equal(np.flatnonzero(ours), np.flatnonzero(ref_coef))
         diff = float(np.max(np.abs(ours - ref_coef)))
         ratios.append(t_ref / t_ours)
-        print(f"  problem {p}: sklearn {t_ref * 1e3:7.1f} ms   ours {t_ours * 1e3:7.1f} ms   "
-              f"speed-up {t_ref / t_ours:5.2f}x   same support: {same}   max |diff| {diff:.1e}")
+        print(
+            f"  problem {p}: sklearn {t_ref * 1e3:7.1f} ms   ours {t_ours * 1e3:7.1f} ms   "
+            f"speed-up {t_ref / t_ours:5.2f}x   same support: {same}   max |diff| {diff:.1e}"
+        )
     print(f"OMP speed-up (sklearn time / ours), median: {np.median(ratios):.2f}x")
 
     edges = grid_graph(20)
@@ -73,8 +77,10 @@ def main(argv=None) -> int:
     b = np.random.default_rng(0).standard_normal(400)
     _, t_pcst = _best(lambda: pcst_project(b, edges, 20, 1, adj=adj), args.repeats)
     _, t_lp = _best(lambda: lp_project(b, edges, 20, 1, adj=adj, random_state=0), args.repeats)
-    print(f"head/tail on a 20x20 grid, s=20: pcst_fast {t_pcst * 1e3:.1f} ms, "
-          f"LP + HiGHS + rounding {t_lp * 1e3:.1f} ms ({t_lp / t_pcst:.0f}x slower)")
+    print(
+        f"head/tail on a 20x20 grid, s=20: pcst_fast {t_pcst * 1e3:.1f} ms, "
+        f"LP + HiGHS + rounding {t_lp * 1e3:.1f} ms ({t_lp / t_pcst:.0f}x slower)"
+    )
     return 0
 
 
