@@ -53,6 +53,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from parsimony._validation import check_float, check_int
@@ -117,12 +118,13 @@ def logistic_mixture_pmf(params, lo: int, hi: int) -> np.ndarray:
     w = np.exp(logits - logits.max())
     w /= w.sum()
     n = np.arange(lo, hi + 1, dtype=np.float64)[:, None]
-    s = np.exp(log_scale)
-    # the upper tail is computed as 1 - cdf to avoid cancellation
-    sign = np.where(n > loc, -1.0, 1.0)
-    up = 1.0 / (1.0 + np.exp(-sign * (n + 0.5 - loc) / s))
-    down = 1.0 / (1.0 + np.exp(-sign * (n - 0.5 - loc) / s))
-    p = (np.abs(up - down) * w).sum(axis=1)
+    inv = np.exp(-log_scale)
+    z, h = (n - loc) * inv, 0.5 * inv
+    # sigma(z + h) - sigma(z - h) = sigma(z + h) sigma(h - z) (1 - exp(-2h)): no cancellation
+    log_sig = lambda t: -np.logaddexp(0.0, -t)  # noqa: E731
+    lp = log_sig(z + h) + log_sig(h - z) + np.log(-np.expm1(-2 * h)) + np.log(w)
+    m = lp.max(axis=1, keepdims=True)
+    p = np.exp(m[:, 0]) * np.exp(lp - m).sum(axis=1)
     p = np.maximum(p, 1e-12)
     return p / p.sum()
 
@@ -163,18 +165,22 @@ class LogisticMixtureDensity(nn.Module):
         with torch.no_grad():
             self.raw.copy_(torch.as_tensor(np.asarray(params, np.float32)) / self.SPEED)
 
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        r"""Natural log of the mass of ``[x - 1/2, x + 1/2]``, stable in both tails:
+        :math:`\sigma(z + h) - \sigma(z - h) = \sigma(z + h)\,\sigma(h - z)\,(1 - e^{-2h})`
+        with :math:`z = (x - \mu)/s`, :math:`h = 1/(2s)`."""
+        inv = (-self.log_scale).exp()
+        z = (x.reshape(-1, 1) - self.loc) * inv
+        h = 0.5 * inv
+        lp = F.logsigmoid(z + h) + F.logsigmoid(h - z) + torch.log(-torch.expm1(-2 * h))
+        return torch.logsumexp(lp + torch.log_softmax(self.logits, 0), 1)
+
     def likelihood(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(-1, 1)
-        s = self.log_scale.exp()
-        sign = torch.where(x > self.loc, -1.0, 1.0)
-        up = torch.sigmoid(sign * (x + 0.5 - self.loc) / s)
-        down = torch.sigmoid(sign * (x - 0.5 - self.loc) / s)
-        p = ((up - down).abs() * torch.softmax(self.logits, 0)).sum(1)
-        return p.clamp_min(1e-9)
+        return self.log_likelihood(x).exp()
 
     def bits(self, x: torch.Tensor) -> torch.Tensor:
         """``sum -log2 likelihood(x)``."""
-        return -torch.log2(self.likelihood(x)).sum()
+        return -self.log_likelihood(x).sum() / math.log(2.0)
 
     def params_array(self) -> np.ndarray:
         """(3, K) float16: what is stored."""
@@ -205,38 +211,41 @@ def _round_ste(x: torch.Tensor) -> torch.Tensor:
 
 
 class _Group(nn.Module):
-    """One parameter tensor: latent (weight units), decoder, density."""
+    """One parameter tensor: continuous latent, decoder, density.
+
+    The trained variable is ``latent`` in weight units (DCT coefficients for a kernel) and
+    the latent of the paper is ``phi = latent / a`` (``a = exp(log_a)``, learned), so that
+    raising ``a`` coarsens every latent at once (as in the official tutorial); the integer
+    latent is ``round(phi)`` and the decoder ``theta = a round(phi) [M^T] + b``.
+    """
 
     def __init__(self, value: torch.Tensor, step: float, kernel=None, n_components=3,
                  latent_std=4.0):  # fmt: skip
         super().__init__()
         value = value.detach().to(torch.float32)
         self.shape = tuple(value.shape)
-        self.register_buffer("step0", torch.tensor(float(step)), persistent=True)
+        self.decoded = False  # True once rebuilt from bytes: latent holds the integers
+        self.log_a = nn.Parameter(torch.tensor(math.log(step)))
         if kernel is None:
             self.basis = None
-            self.log_a = nn.Parameter(torch.tensor(math.log(step)))
             latent = value
         else:
             kk = math.prod(kernel)
             basis = torch.as_tensor(kernel_basis(kernel), dtype=torch.float32)
-            self.log_a = None
-            self.basis = nn.Parameter(step * basis.T.contiguous())  # theta = M phi
+            self.basis = nn.Parameter(basis.T.contiguous())  # theta = M coefficients
             latent = value.reshape(-1, kk) @ basis.T  # DCT coefficients
         self.offset = nn.Parameter(torch.zeros(()))
         self.latent = nn.Parameter(latent.reshape(-1).clone())
         self.density = LogisticMixtureDensity(n_components, latent_std)
 
     def phi(self) -> torch.Tensor:
-        return self.latent / self.step0
+        return self.latent if self.decoded else self.latent / self.log_a.exp()
 
     def decode(self, ints: torch.Tensor) -> torch.Tensor:
-        if self.basis is None:
-            theta = self.log_a.exp() * ints + self.offset
-        else:
-            kk = self.basis.shape[0]
-            theta = ints.reshape(-1, kk) @ self.basis.T + self.offset
-        return theta.reshape(self.shape)
+        theta = self.log_a.exp() * ints
+        if self.basis is not None:
+            theta = theta.reshape(-1, self.basis.shape[0]) @ self.basis.T
+        return (theta + self.offset).reshape(self.shape)
 
     def value(self) -> torch.Tensor:
         return self.decode(_round_ste(self.phi()))
@@ -253,13 +262,10 @@ class _Group(nn.Module):
         return self.density.bits(scaled + u)
 
     def decoder_arrays(self) -> dict:
-        if self.basis is None:
-            arr = torch.stack([self.log_a, self.offset])  # a = exp(log_a) at decoding
-            return {"affine": arr.detach().cpu().numpy().astype(np.float32)}
-        return {
-            "basis": self.basis.detach().cpu().numpy().astype(np.float32),
-            "offset": self.offset.detach().cpu().numpy().astype(np.float32).reshape(1),
-        }
+        out = {"affine": torch.stack([self.log_a, self.offset])}  # a = exp(log_a) at decoding
+        if self.basis is not None:
+            out["basis"] = self.basis
+        return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in out.items()}
 
 
 @register_compressed("epr")
@@ -369,18 +375,16 @@ class EPRLayer(CompressedLayer):
                 probs = logistic_mixture_pmf(dens_all[i], lo, hi)
                 ints = decode_symbols(words[w0 : w0 + n_words], probs, n) + lo
                 w0 += n_words
-                g.step0.fill_(1.0)
+                g.decoded = True
                 g.latent.copy_(torch.from_numpy(ints.astype(np.float32)))
                 g.density.set_params_(dens_all[i].astype(np.float32))
-                if g.basis is None:
-                    g.log_a.fill_(float(dec[d0]))
-                    g.offset.fill_(float(dec[d0 + 1]))
-                    d0 += 2
-                else:
+                g.log_a.fill_(float(dec[d0]))
+                g.offset.fill_(float(dec[d0 + 1]))
+                d0 += 2
+                if g.basis is not None:
                     kk = g.basis.shape[0]
                     g.basis.copy_(torch.from_numpy(dec[d0 : d0 + kk * kk].reshape(kk, kk)))
-                    g.offset.fill_(float(dec[d0 + kk * kk]))
-                    d0 += kk * kk + 1
+                    d0 += kk * kk
         return layer
 
 
@@ -577,3 +581,80 @@ def quantize_then_code(model: nn.Module, step: float, *, layers=None, exclude=No
         b = torch.round(mod.bias.detach().cpu() / np.float32(step)) if mod.bias is not None else None
         set_module(out, name, UniformCodedLayer(layer_spec(mod, name), w, b, step))
     return out
+
+
+# ----------------------------------------------------------------- experiments
+def epr_run(float_model: nn.Module, lam: float, train_data, test_data, *, seed: int = 0,
+            epochs: int = 40, lr: float = 3e-3, batch_size: int = 128,
+            n_components: int = 3) -> dict:  # fmt: skip
+    """EPR from a trained float model at rate weight ``lam``: train, pack, unpack, measure.
+
+    The row holds the accuracy of the rounded-latent network and of the network rebuilt
+    from the bytes, the packed size and its breakdown, the ideal size under the learned
+    densities, the coded streams (``streams``) and the ratio against float32.
+    """
+    from parsimony.compression.packing import pack, size_report, unpack
+    from parsimony.nn import evaluate, train
+
+    lam = _check_lambda(lam)
+    model = epr_model(float_model, n_components=n_components)
+    train(model, train_data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+          progress=False, penalty=epr_penalty(lam, model), schedule="cosine")  # fmt: skip
+    blob = pack(model)
+    rebuilt = unpack(blob)
+    report = size_report(model)
+    streams = coding_report(model)
+    X = torch.as_tensor(np.asarray(test_data[0]), dtype=torch.float32)
+    return {
+        "method": "epr",
+        "lam": lam,
+        "seed": seed,
+        "bytes": len(blob),
+        "ratio_fp32": report.ratio_fp32,
+        "accuracy": evaluate(model, test_data)["accuracy"],
+        "accuracy_unpacked": evaluate(rebuilt, test_data)["accuracy"],
+        "outputs_equal": bool(torch.equal(rebuilt(X), model.eval()(X))),
+        "estimate_bytes": sum(s["estimate_bytes"] for s in streams),
+        **{f"bytes_{k}": v for k, v in report.by_kind.items()},
+        "streams": streams,
+    }
+
+
+def baseline_run(float_model: nn.Module, step: float, test_data) -> dict:
+    """Float -> uniform quantization with ``step`` -> the same ANS coder (empirical pmf)."""
+    from parsimony.compression.packing import pack, size_report, unpack
+    from parsimony.nn import evaluate
+
+    q = quantize_then_code(float_model, step)
+    blob = pack(q)
+    report = size_report(q)
+    return {
+        "method": "quantize_then_code",
+        "step": step,
+        "bytes": len(blob),
+        "ratio_fp32": report.ratio_fp32,
+        "accuracy": evaluate(q, test_data)["accuracy"],
+        "accuracy_unpacked": evaluate(unpack(blob), test_data)["accuracy"],
+        **{f"bytes_{k}": v for k, v in report.by_kind.items()},
+    }
+
+
+def accuracy_at_size(sizes, accuracies, at: float) -> float:
+    """Best accuracy reachable at ``at`` bytes on a size-accuracy curve (linear in log-size).
+
+    The curve is made monotone first (a larger model may always be replaced by a smaller,
+    more accurate one); below its smallest size the curve's smallest point's accuracy is
+    *not* extrapolated: NaN is returned.
+
+    Examples
+    --------
+    >>> accuracy_at_size([1000, 4000], [0.5, 0.9], 2000)
+    0.7
+    """
+    s = np.asarray(sizes, np.float64)
+    a = np.asarray(accuracies, np.float64)
+    order = np.argsort(s)
+    s, a = s[order], np.maximum.accumulate(a[order])
+    if at < s[0]:
+        return float("nan")
+    return float(np.interp(np.log(at), np.log(s), a))

@@ -520,3 +520,78 @@ def narrow_width(in_features: int, n_classes: int, n_hidden: int, budget: int) -
     while count(h + 1) <= budget:
         h += 1
     return h
+
+
+#: the arms of the budget comparison (all trained from scratch with the shared loop)
+ARMS = ("smh", "smh_kron", "smh_scalar", "hashednets", "narrow", "lowrank")
+
+
+def budget_model(base: nn.Module, arm: str, fraction: float, *, seed: int = 0) -> nn.Module:
+    """The model of ``arm`` at budget ``fraction`` of ``base``'s kernels (an MLP for ``narrow``).
+
+    ``hashednets`` and ``narrow`` are matched to the SMH (matmul) model's stored values:
+    HashedNets gets as many buckets as SMH has pool entries; the narrow MLP (same depth) is
+    the widest whose weights and biases fit in SMH's pool plus the wide model's biases.
+
+    Examples
+    --------
+    >>> from parsimony.nn import build_model
+    >>> base = build_model("mlp", in_features=40, hidden=[128, 128])
+    >>> [stored_values(budget_model(base, a, 0.1)) for a in ("smh", "hashednets", "narrow")]
+    [2380, 2379, 2359]
+    """
+    check_choice(arm, "arm", ARMS)
+    if arm in ("smh", "smh_kron", "smh_scalar"):
+        pool = "kron" if arm == "smh_kron" else "matmul"
+        return smh_model(base, fraction, pool=pool, scalar=arm == "smh_scalar", seed=seed)
+    ref = smh_model(base, fraction, seed=seed)
+    if arm == "hashednets":
+        return hashednets_model(base, budget=ref.smh_info_["n_trainable"], seed=seed)
+    if arm == "lowrank":
+        return low_rank_budget_model(base, fraction, seed=seed)
+    from parsimony.nn import build_model, model_spec
+
+    spec = model_spec(base)
+    if spec is None or spec["arch"] != "mlp":
+        raise ValueError("arm 'narrow' needs a parsimony.nn MLP as base")
+    cfg = dict(spec["config"])
+    h = narrow_width(cfg["in_features"], cfg["n_classes"], len(cfg["hidden"]),
+                     stored_values(ref))  # fmt: skip
+    cfg["hidden"] = [h] * len(cfg["hidden"])
+    return build_model("mlp", cfg, seed=seed)
+
+
+def budget_run(base, arm, fraction, train_data, test_data, *, seed=0, epochs=10, lr=3e-3,
+               batch_size=128) -> dict:  # fmt: skip
+    """Train ``budget_model(base, arm, fraction)`` and measure it: one row of the figure.
+
+    ``fraction=None`` trains ``base`` itself (the uncompressed reference). Sizes are
+    ``len(pack(model))``; ``stored_values`` counts trainable values.
+    """
+    from parsimony.compression.packing import pack, unpack
+    from parsimony.nn import evaluate, train
+
+    if fraction is None:
+        import copy
+
+        model = copy.deepcopy(base)
+    else:
+        model = budget_model(base, arm, fraction, seed=seed)
+    train(model, train_data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+          progress=False)  # fmt: skip
+    blob = pack(model)
+    acc = evaluate(model, test_data)["accuracy"]
+    acc_unpacked = evaluate(unpack(blob, model=base if fraction is None else None), test_data)
+    row = {
+        "arm": arm if fraction is not None else "wide",
+        "fraction": fraction if fraction is not None else 1.0,
+        "seed": seed,
+        "stored_values": stored_values(model),
+        "bytes": len(blob),
+        "accuracy": acc,
+        "accuracy_unpacked": acc_unpacked["accuracy"],
+    }
+    info = getattr(model, "smh_info_", None)
+    if info is not None:
+        row.update(N=info["N"], m=info["m"], r=info["r"], n_trainable=info["n_trainable"])
+    return row
