@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from parsimony.compression import pack, size_report, unpack
 from parsimony.compression.entropy import (
     EPRLayer,
@@ -21,6 +19,7 @@ from parsimony.compression.entropy import (
     quantize_then_code,
 )
 from parsimony.nn import build_model, train
+from torch import nn
 
 
 def _data(n=256, d=12, seed=0):
@@ -155,3 +154,15 @@ def test_accuracy_at_size_interpolates_in_log_size_and_never_extrapolates():
     assert accuracy_at_size([100, 1000], [0.5, 0.9], 1000) == pytest.approx(0.9)
     assert np.isnan(accuracy_at_size([100, 1000], [0.5, 0.9], 50))
     assert accuracy_at_size([100, 1000, 10000], [0.5, 0.9, 0.8], 5000) == pytest.approx(0.9)
+
+
+def test_registered_as_method_epr_and_packed_by_the_core():
+    from parsimony.compression import METHODS, compress_model
+
+    assert "epr" in METHODS
+    X, y = _data()
+    with pytest.raises(ValueError, match="train_data"):
+        compress_model(_mlp(), "epr")
+    small = compress_model(_mlp(), "epr", (X, y), lam=1.0, epochs=1)
+    x = torch.as_tensor(X[:8])
+    assert torch.equal(unpack(pack(small))(x), small(x))

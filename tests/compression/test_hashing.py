@@ -5,8 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from parsimony.compression import pack, size_report, unpack
 from parsimony.compression.hashing import (
     HashedLayer,
@@ -22,6 +20,7 @@ from parsimony.compression.hashing import (
     stored_values,
 )
 from parsimony.nn import build_model
+from torch import nn
 
 
 def _mlp(seed=0, hidden=(64, 64)):
@@ -151,7 +150,9 @@ def test_pack_round_trip_is_exact_and_counts_pool_scalars_and_biases(kwargs):
     x = torch.randn(7, 20)
     assert torch.equal(rebuilt(x), small.eval()(x))
     report = size_report(small)
-    assert report.by_kind["pool"] == 4 * (small.smh_info_["n_trainable"] - 3 * bool(kwargs.get("scalar")))
+    assert report.by_kind["pool"] == 4 * (
+        small.smh_info_["n_trainable"] - 3 * bool(kwargs.get("scalar"))
+    )
     assert report.by_kind["float"] == 4 * (64 + 64 + 5)
     assert pack(rebuilt) == blob
 
@@ -214,3 +215,13 @@ def test_smh_model_is_deterministic_and_leaves_the_input_alone():
     a, b = smh_model(net, 0.2, seed=5), smh_model(net, 0.2, seed=5)
     assert pack(a) == pack(b)
     assert all(torch.equal(p, q) for p, q in zip(before, net.parameters(), strict=True))
+
+
+def test_registered_as_method_smh_and_packed_by_the_core():
+    from parsimony.compression import METHODS, compress_model
+
+    assert "smh" in METHODS
+    X = np.random.default_rng(0).normal(size=(64, 20)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    small = compress_model(_mlp(), "smh", (X, y), fraction=0.2, epochs=1)
+    assert torch.equal(unpack(pack(small))(torch.as_tensor(X)), small(torch.as_tensor(X)))

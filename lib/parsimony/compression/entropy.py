@@ -184,8 +184,12 @@ class LogisticMixtureDensity(nn.Module):
 
     def params_array(self) -> np.ndarray:
         """(3, K) float16: what is stored."""
-        return torch.stack([self.loc, self.log_scale, self.logits]).detach().cpu().numpy().astype(
-            np.float16
+        return (
+            torch.stack([self.loc, self.log_scale, self.logits])
+            .detach()
+            .cpu()
+            .numpy()
+            .astype(np.float16)
         )
 
 
@@ -327,9 +331,7 @@ class EPRLayer(CompressedLayer):
     def estimate_bits(self) -> dict:
         """Per group: ``-sum log2 q(round(phi))`` under the learned density (float)."""
         with torch.no_grad():
-            return {
-                k: float(g.density.bits(torch.round(g.phi()))) for k, g in self.groups_.items()
-            }
+            return {k: float(g.density.bits(torch.round(g.phi()))) for k, g in self.groups_.items()}
 
     def pack_state(self):
         """Per layer three arrays (the header costs ~80 bytes per array): the coded words
@@ -424,8 +426,14 @@ def epr_model(model: nn.Module, *, layers=None, exclude=None, latent_std: float 
         set_module(
             out,
             name,
-            EPRLayer(layer_spec(mod, name), mod.weight, mod.bias, latent_std=latent_std,
-                     n_components=n_components, conv_basis=conv_basis),  # fmt: skip
+            EPRLayer(
+                layer_spec(mod, name),
+                mod.weight,
+                mod.bias,
+                latent_std=latent_std,
+                n_components=n_components,
+                conv_basis=conv_basis,
+            ),  # fmt: skip
         )
     return out
 
@@ -578,7 +586,11 @@ def quantize_then_code(model: nn.Module, step: float, *, layers=None, exclude=No
         if not isinstance(mod, _EPR_TYPES):
             raise TypeError(f"layer {name!r} is a {type(mod).__name__}: exclude it")
         w = torch.round(mod.weight.detach().cpu() / np.float32(step))
-        b = torch.round(mod.bias.detach().cpu() / np.float32(step)) if mod.bias is not None else None
+        b = (
+            torch.round(mod.bias.detach().cpu() / np.float32(step))
+            if mod.bias is not None
+            else None
+        )
         set_module(out, name, UniformCodedLayer(layer_spec(mod, name), w, b, step))
     return out
 
