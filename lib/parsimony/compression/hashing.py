@@ -477,8 +477,9 @@ def hashednets_model(
 def low_rank_budget_model(model: nn.Module, fraction: float, *, seed: int = 0) -> nn.Module:
     """A copy of ``model`` with every ``Linear`` factorized at rank ``floor(f n d / (n + d))``.
 
-    Random factors (trained from scratch): ``right`` ~ U(+-1/sqrt(in)), ``left`` ~
-    U(+-1/sqrt(k)); a per-layer low-rank baseline at a matched number of values.
+    Random factors (trained from scratch): ``right`` ~ N(0, 1/in), ``left`` ~ N(0, 1/k), so
+    that the product has the fan-in variance 1/in of a default layer and the rank-k
+    activations keep their scale; a per-layer low-rank baseline at a matched number of values.
     """
     from parsimony.compression.lowrank import LowRankLayer
 
@@ -491,8 +492,8 @@ def low_rank_budget_model(model: nn.Module, fraction: float, *, seed: int = 0) -
     for name, mod in chosen:
         n, d = mod.weight.shape
         k = max(1, int(fraction * n * d / (n + d)))
-        left = (torch.rand(n, k, generator=gen) * 2 - 1) / math.sqrt(k)
-        right = (torch.rand(k, d, generator=gen) * 2 - 1) / math.sqrt(d)
+        left = torch.randn(n, k, generator=gen) / math.sqrt(k)
+        right = torch.randn(k, d, generator=gen) / math.sqrt(d)
         set_module(out, name, LowRankLayer(layer_spec(mod, name), left, right, mod.bias))
     return out
 
