@@ -45,6 +45,7 @@ both drawn from ``torch.Generator`` seeds that are stored (two integers per laye
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -328,8 +329,6 @@ def smh_model(
     n_virtual = sum(math.prod(m.weight.shape) for _, m in chosen)
     shape = pool_shape(n_virtual, fraction, pool)
     shared = SMHPool(pool, shape["m"], shape["r"], seed=seed)
-    import copy
-
     out = copy.deepcopy(model).cpu()
     offset, offsets = 0, {}
     for i, (name, mod) in enumerate(chosen):
@@ -462,8 +461,6 @@ def hashednets_model(
             raise ValueError("give fraction or budget")
         budget = int(math.floor(_check_fraction(fraction) * sum(sizes)))
     per_layer = split_budget(sizes, budget)
-    import copy
-
     out = copy.deepcopy(model).cpu()
     gen = torch.Generator().manual_seed(seed)
     for i, ((name, mod), k) in enumerate(zip(chosen, per_layer, strict=True)):
@@ -485,8 +482,6 @@ def low_rank_budget_model(model: nn.Module, fraction: float, *, seed: int = 0) -
 
     fraction = _check_fraction(fraction)
     chosen = select_layers(model, types=(nn.Linear,))
-    import copy
-
     out = copy.deepcopy(model).cpu()
     gen = torch.Generator().manual_seed(check_int(seed, "seed", low=0))
     for name, mod in chosen:
@@ -573,8 +568,6 @@ def budget_run(base, arm, fraction, train_data, test_data, *, seed=0, epochs=10,
     from parsimony.nn import evaluate, train
 
     if fraction is None:
-        import copy
-
         model = copy.deepcopy(base)
     else:
         model = budget_model(base, arm, fraction, seed=seed)
