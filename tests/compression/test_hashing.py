@@ -225,3 +225,18 @@ def test_registered_as_method_smh_and_packed_by_the_core():
     y = (X[:, 0] > 0).astype(np.int64)
     small = compress_model(_mlp(), "smh", (X, y), fraction=0.2, epochs=1)
     assert torch.equal(unpack(pack(small))(torch.as_tensor(X)), small(torch.as_tensor(X)))
+
+
+def test_low_rank_baseline_keeps_the_head_dense_and_fits_the_budget():
+    from parsimony.compression.hashing import low_rank_budget_model
+    from parsimony.compression.lowrank import LowRankLayer
+
+    base = build_model("mlp", in_features=40, n_classes=10, hidden=[128, 128], seed=0)
+    kernels = 40 * 128 + 128 * 128 + 128 * 10
+    low = low_rank_budget_model(base, 0.25)
+    assert isinstance(low.layers[0], LowRankLayer) and isinstance(low.layers[4], nn.Linear)
+    weights = sum(m.weight.numel() for m in (low.layers[0][0], low.layers[0][1], low.layers[2][0],
+                                             low.layers[2][1], low.layers[4]))  # fmt: skip
+    assert weights <= 0.25 * kernels
+    x = torch.randn(3, 40)
+    assert torch.equal(unpack(pack(low))(x), low.eval()(x))

@@ -472,21 +472,28 @@ def hashednets_model(
 
 
 def low_rank_budget_model(model: nn.Module, fraction: float, *, seed: int = 0) -> nn.Module:
-    """A copy of ``model`` with every ``Linear`` factorized at rank ``floor(f n d / (n + d))``.
+    """A copy of ``model`` whose ``Linear`` layers but the last are factorized within ``f N``.
 
-    Random factors (trained from scratch): ``right`` ~ N(0, 1/in), ``left`` ~ N(0, 1/k), so
-    that the product has the fan-in variance 1/in of a default layer and the rank-k
-    activations keep their scale; a per-layer low-rank baseline at a matched number of values.
+    The last ``Linear`` (the classifier head, where a rank below the number of classes
+    caps the accuracy) stays dense and its values are charged to the budget; the rest of
+    ``f N`` is split over the other layers in proportion to their sizes, layer ``l``
+    getting rank ``max(1, floor(B_l / (n_l + d_l)))``. Random factors (trained from
+    scratch): ``right`` ~ N(0, 1/in), ``left`` ~ N(0, 1/k), so that the product has the
+    fan-in variance of a default layer and the rank-k activations keep their scale.
     """
     from parsimony.compression.lowrank import LowRankLayer
 
     fraction = _check_fraction(fraction)
     chosen = select_layers(model, types=(nn.Linear,))
+    sizes = [m.weight.numel() for _, m in chosen]
+    budget = fraction * sum(sizes) - (sizes[-1] if len(chosen) > 1 else 0)
+    rest = sum(sizes[:-1]) if len(chosen) > 1 else sum(sizes)
     out = copy.deepcopy(model).cpu()
     gen = torch.Generator().manual_seed(check_int(seed, "seed", low=0))
-    for name, mod in chosen:
+    factorized = chosen[:-1] if len(chosen) > 1 else chosen
+    for name, mod in factorized:
         n, d = mod.weight.shape
-        k = max(1, int(fraction * n * d / (n + d)))
+        k = max(1, int(max(budget, 0.0) * (n * d / rest) / (n + d)))
         left = torch.randn(n, k, generator=gen) / math.sqrt(k)
         right = torch.randn(k, d, generator=gen) / math.sqrt(d)
         set_module(out, name, LowRankLayer(layer_spec(mod, name), left, right, mod.bias))
