@@ -100,3 +100,23 @@ def test_bad_input():
         train(m, (X, y), epochs=-1, progress=False)
     with pytest.raises(TypeError, match="pair"):
         train(m, X, progress=False)
+
+
+def test_penalty_is_added_to_the_loss():
+    from parsimony.nn import MLP, train
+
+    X = torch.randn(64, 4)
+    y = (X[:, 0] > 0).long()
+    kwargs = {"epochs": 2, "lr": 1e-2, "batch_size": 16, "progress": False}
+    plain, shrunk = MLP(4, 2, hidden=(8,)), MLP(4, 2, hidden=(8,))
+    shrunk.load_state_dict(plain.state_dict())
+    h0 = train(plain, (X, y), **kwargs)
+    h1 = train(
+        shrunk,
+        (X, y),
+        penalty=lambda m: 10.0 * sum(p.pow(2).sum() for p in m.parameters()),
+        **kwargs,
+    )
+    assert h1[0]["loss"] > h0[0]["loss"] + 1.0  # the recorded loss includes the penalty
+    norm = lambda m: float(sum(p.detach().pow(2).sum() for p in m.parameters()))  # noqa: E731
+    assert norm(shrunk) < norm(plain)

@@ -43,7 +43,7 @@ Modules
   stored assignments, mean centroid gradient), ``product_quantize_model``, iPQ
   (``IterativePQ``: staged, fine-tuning between stages).
 * :mod:`~parsimony.compression.methods`: ``METHODS`` (``"int8"``, ``"int4"``, ``"pq"``,
-  ``"ipq"``; register more with ``register_method``) and ``compress_model(model, name)``.
+  ``"ipq"``, ``"smh"``, ``"epr"``; register more with ``register_method``) and ``compress_model(model, name)``.
 * :mod:`~parsimony.compression.experiments`: the Quant-Noise Table-1 protocol (tasks,
   arms, sweeps) used by the notebooks.
 * :mod:`~parsimony.compression.lowrank`: robust lp low-rank approximation of layers (Tukan
@@ -51,6 +51,12 @@ Modules
 * :mod:`~parsimony.compression.datafree`: data-free quantization (Haroush et al. 2020):
   Gaussian / Inception / BN-statistics generators, W/A fake quantization, activation
   calibration, KD fine-tuning, ``bns_similarity``.
+* :mod:`~parsimony.compression.hashing`: Structured Multi-Hashing (Eban et al. 2020:
+  ``smh_model``, ``SMHLayer`` slices of one ``U V`` or Kronecker pool) and the HashedNets,
+  narrow and per-layer low-rank baselines at equal budget (``budget_model``).
+* :mod:`~parsimony.compression.entropy`: Entropy Penalized Reparameterization (Oktay et al.
+  2020: ``epr_model``, ``EPRLayer``, ``epr_penalty`` for ``parsimony.nn.train``), ANS coding
+  with ``constriction``, and the quantize-then-code baseline (``quantize_then_code``).
 * :mod:`~parsimony.compression.quant_noise`: Quant-Noise (``QuantNoise`` parametrization,
   proxy / exact scalar / exact PQ noise; ``add_quant_noise``, ``remove_quant_noise``).
 """

@@ -55,6 +55,40 @@ def _ipq(model, train_data=None, **kwargs):
     return IterativePQ(**kwargs).fit(model, train_data).model_
 
 
+@register_method("smh")
+def _smh(model, train_data=None, fraction=0.1, *, epochs=0, lr=3e-3, batch_size=128, seed=0,
+         **kwargs):  # fmt: skip
+    """Structured Multi-Hashing at budget ``fraction``; trained on ``train_data`` if
+    ``epochs > 0`` (SMH trains from scratch: the input model only gives the architecture)."""
+    from parsimony.compression.hashing import smh_model
+
+    out = smh_model(model, fraction, seed=seed, **kwargs)
+    if epochs:
+        if train_data is None:
+            raise ValueError("method 'smh' with epochs > 0 needs train_data")
+        from parsimony.nn import train
+
+        train(out, train_data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+              progress=False)  # fmt: skip
+    return out
+
+
+@register_method("epr")
+def _epr(model, train_data=None, lam=1.0, *, epochs=40, lr=3e-3, batch_size=128, seed=0,
+         **kwargs):  # fmt: skip
+    """Entropy Penalized Reparameterization of a (trained) model, fine-tuned on
+    ``train_data`` with rate weight ``lam``; :func:`pack` entropy-codes it."""
+    if train_data is None:
+        raise ValueError("method 'epr' needs train_data for its training")
+    from parsimony.compression.entropy import epr_model, epr_penalty
+    from parsimony.nn import train
+
+    out = epr_model(model, **kwargs)
+    train(out, train_data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+          progress=False, penalty=epr_penalty(lam, out), schedule="cosine")  # fmt: skip
+    return out
+
+
 def compress_model(model: nn.Module, method: str, train_data=None, **kwargs) -> nn.Module:
     """Compress ``model`` with ``METHODS[method]``.
 

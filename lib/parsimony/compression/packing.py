@@ -16,6 +16,9 @@ The reported size of a compressed model is ``len(pack(model))``, header included
   constructor arguments), the float dtype and, for each compressed module, its path, tag
   and own meta. ``unpack(blob)`` rebuilds a registered architecture from the bytes alone;
   any other model is rebuilt into a skeleton given as ``unpack(blob, model=skeleton)``.
+* Layers that share state across modules (one SMH pool owned by the first layer) are
+  re-linked after unpacking: a registered class may define a static ``link_model_(model)``,
+  called once with the rebuilt model.
 
 :func:`size_report` says where the bytes go (per kind and per array) and the compression
 ratio against the same model in float32 (``4 * n_params``) and float16 (``2 * n_params``),
@@ -213,6 +216,11 @@ def unpack(blob: bytes, model: nn.Module | None = None) -> nn.Module:
     for k in expected:
         state[k] = torch.from_numpy(np.array(arrays[k])).to(state[k].dtype).reshape(state[k].shape)
     model.load_state_dict(state)
+    # a method whose layers share state (one SMH pool) re-links them once the model is whole
+    classes = {type(m) for m in model.modules() if is_compressed(m)}
+    for cls in sorted(classes, key=lambda c: c.tag):
+        if callable(getattr(cls, "link_model_", None)):
+            cls.link_model_(model)
     return model.eval()
 
 

@@ -116,6 +116,7 @@ def train(
     schedule: str = "constant",
     grad_clip: float | None = None,
     callback: Callable | None = None,
+    penalty: Callable | None = None,
 ) -> list[dict]:
     """Train ``model`` in place by mini-batch cross-entropy minimisation.
 
@@ -149,6 +150,10 @@ def train(
     callback : callable, optional
         ``callback(record)`` after every epoch (and after its checkpoint is written), with
         the epoch's history record.
+    penalty : callable, optional
+        ``penalty(model) -> scalar tensor`` added to the mini-batch cross-entropy at every
+        step (a regulariser such as EPR's rate term, :mod:`parsimony.compression.entropy`);
+        the recorded ``loss`` includes it.
 
     Returns
     -------
@@ -249,6 +254,8 @@ def train(
                 idx = perm[i * batch_size : (i + 1) * batch_size]
                 xb, yb = X[idx], y[idx]
                 loss = cross_entropy(model(xb), yb)
+                if penalty is not None:
+                    loss = loss + penalty(model)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if grad_clip is not None:
