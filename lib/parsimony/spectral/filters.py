@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import blas
 
 from parsimony._validation import check_float, check_int, check_random_state
 
@@ -72,8 +73,8 @@ def jackson_chebyshev_coefficients(band, order=50, lmin=0.0, lmax=2.0) -> np.nda
     Examples
     --------
     >>> c = jackson_chebyshev_coefficients((0.0, 2.0), order=10)
-    >>> float(c[0] / 2), float(abs(c[1:]).max())   # the all-pass filter is the identity
-    (1.0, 0.0)
+    >>> float(c[0] / 2), bool(abs(c[1:]).max() < 1e-15)  # the all-pass filter is the identity
+    (1.0, True)
     """
     order = check_int(order, "order", low=0)
     lmin = check_float(lmin, "lmin")
@@ -121,18 +122,21 @@ def rescaled_operator(L, lmin=0.0, lmax=2.0, dtype=np.float64) -> sp.csr_matrix:
 
 
 def _apply(Lt, X, coeffs):
-    """Three-term recurrence on a rescaled operator (sparse x dense block)."""
-    c = np.asarray(coeffs, dtype=np.float64)
+    """Three-term recurrence on a rescaled operator (sparse x dense block, BLAS axpy)."""
+    c = [float(v) for v in np.asarray(coeffs, dtype=np.float64)]  # weak scalars: keep X's dtype
+    X = np.ascontiguousarray(X)
     out = (c[0] / 2.0) * X
-    if c.size == 1:
+    if len(c) == 1:
         return out
+    axpy = blas.saxpy if X.dtype == np.float32 else blas.daxpy
+    flat = out.reshape(-1)
     t_prev, t_cur = X, Lt @ X
-    out += c[1] * t_cur
+    axpy(t_cur.reshape(-1), flat, a=c[1])
+    Lt2 = Lt * 2.0
     for ci in c[2:]:
-        t_next = Lt @ t_cur
-        t_next *= 2.0
+        t_next = Lt2 @ t_cur
         t_next -= t_prev
-        out += ci * t_next
+        axpy(t_next.reshape(-1), flat, a=ci)
         t_prev, t_cur = t_cur, t_next
     return out
 

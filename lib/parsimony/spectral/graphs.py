@@ -146,8 +146,8 @@ def sbm(n_nodes, n_clusters, avg_degree, epsilon, random_state=None, sizes=None)
     Examples
     --------
     >>> W, y = sbm(1000, 4, 10, 0.05, random_state=0)
-    >>> W.shape, bool((W != W.T).nnz == 0), round(W.sum() / 1000, 0)
-    ((1000, 1000), True, 10.0)
+    >>> W.shape, bool((W != W.T).nnz == 0), round(float(W.sum()) / 1000)
+    ((1000, 1000), True, 10)
     """
     N = check_int(n_nodes, "n_nodes", low=2)
     k = check_int(n_clusters, "n_clusters", low=1, high=N)
