@@ -125,9 +125,7 @@ def sklearn_spectral(W, n_clusters, eigen_solver="arpack", random_state=0):
     ).fit_predict(W)
 
 
-def run_method(name, W, n_clusters, random_state=0, **options):
-    """Fit one method by name (``sc``, ``csc``, or an sklearn solver); return
-    ``(labels, seconds, steps)`` with ``steps`` the per-step timings of ours."""
+def _fit(name, W, n_clusters, random_state, options):
     t0 = time.perf_counter()
     if name in SKLEARN_SOLVERS:
         labels = sklearn_spectral(W, n_clusters, name, random_state)
@@ -137,15 +135,64 @@ def run_method(name, W, n_clusters, random_state=0, **options):
     return est.labels_, time.perf_counter() - t0, dict(est.timings_)
 
 
-def timing_sweep(configs, methods, *, avg_degree=16, eps_ratio=0.25, random_state=0):
+def _child(conn, args):
+    conn.send(_fit(*args))
+    conn.close()
+
+
+def run_method(name, W, n_clusters, random_state=0, timeout=None, **options):
+    """Fit one method by name (``sc``, ``csc``, or an sklearn solver); return
+    ``(labels, seconds, steps)`` with ``steps`` the per-step timings of ours.
+
+    With ``timeout`` (seconds) the fit runs in a forked process that is killed when it
+    runs longer; ``labels`` is then ``None`` and ``seconds`` is ``inf``.
+    """
+    if timeout is None:
+        return _fit(name, W, n_clusters, random_state, options)
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, (name, W, n_clusters, random_state, options)))
+    proc.start()
+    send.close()
+    try:
+        if recv.poll(timeout):
+            return recv.recv()
+        return None, float("inf"), {}
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
+def timing_sweep(
+    configs, methods, *, avg_degree=16, eps_ratio=0.25, random_state=0, max_nodes=None
+):
     """Time ``methods`` on an SBM per ``(n_nodes, n_clusters)`` in ``configs``.
 
-    Returns a list of records ``{n_nodes, n_clusters, method, seconds, ari, steps}``.
+    ``max_nodes`` maps a method to the largest ``N`` it is run on (scikit-learn's
+    ``arpack`` uses shift-invert, whose sparse LU fills in on random graphs); skipped
+    runs get NaN. Returns a list of records ``{n_nodes, n_clusters, method, seconds, ari,
+    steps}``.
     """
     records = []
+    max_nodes = max_nodes or {}
     for N, k in configs:
         W, y = sbm(N, k, avg_degree, eps_ratio * epsilon_critical(avg_degree, k), random_state)
         for m in methods:
+            if N > max_nodes.get(m, N):
+                records.append(
+                    {
+                        "n_nodes": N,
+                        "n_clusters": k,
+                        "method": m,
+                        "seconds": np.nan,
+                        "ari": np.nan,
+                        "steps": {},
+                    }
+                )
+                continue
             labels, sec, steps = run_method(m, W, k, random_state=random_state)
             records.append(
                 {
