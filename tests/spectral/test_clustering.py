@@ -119,3 +119,11 @@ def test_csc_bad_hyperparameters(easy, kwargs, match):
     W, _, k = easy
     with pytest.raises(ValueError, match=match):
         CompressiveSpectralClustering(k, **kwargs).fit(W)
+
+
+def test_backends_agree(easy):
+    W, _, k = easy
+    a = CompressiveSpectralClustering(k, backend="torch", random_state=1).fit(W)
+    b = CompressiveSpectralClustering(k, backend="scipy", random_state=1).fit(W)
+    assert adjusted_rand_score(a.labels_, b.labels_) > 0.99
+    np.testing.assert_allclose(a.features_, b.features_, atol=1e-4)

@@ -116,3 +116,8 @@ def test_check_adjacency_bad_input(what, sparse):
     W = sp.csr_matrix(BAD[what]) if sparse else BAD[what]
     with pytest.raises(ValueError, match=what):
         check_adjacency(W)
+
+
+def test_sbm_scales_to_many_nodes():
+    W, y = sbm(200_000, 50, 10, 0.05, random_state=0)  # vectorised: well under a second
+    assert W.shape == (200_000, 200_000) and abs(W.nnz / 200_000 - 10) < 0.2
