@@ -136,6 +136,9 @@ def _fit(name, W, n_clusters, random_state, options):
 
 
 def _child(conn, args):
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)  # lobpcg's tolerance notes, in the worker only
     conn.send(_fit(*args))
     conn.close()
 
@@ -144,14 +147,15 @@ def run_method(name, W, n_clusters, random_state=0, timeout=None, **options):
     """Fit one method by name (``sc``, ``csc``, or an sklearn solver); return
     ``(labels, seconds, steps)`` with ``steps`` the per-step timings of ours.
 
-    With ``timeout`` (seconds) the fit runs in a forked process that is killed when it
-    runs longer; ``labels`` is then ``None`` and ``seconds`` is ``inf``.
+    With ``timeout`` (seconds) the fit runs in a fresh (spawned, not forked: a fork after
+    OpenMP or BLAS threads started can hang) process that is killed when it runs longer;
+    ``labels`` is then ``None`` and ``seconds`` is ``inf``.
     """
     if timeout is None:
         return _fit(name, W, n_clusters, random_state, options)
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(send, (name, W, n_clusters, random_state, options)))
     proc.start()
