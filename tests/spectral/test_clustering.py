@@ -127,3 +127,12 @@ def test_backends_agree(easy):
     b = CompressiveSpectralClustering(k, backend="scipy", random_state=1).fit(W)
     assert adjusted_rand_score(a.labels_, b.labels_) > 0.99
     np.testing.assert_allclose(a.features_, b.features_, atol=1e-4)
+
+
+def test_block_cg_callback_sees_decreasing_residuals():
+    A = np.diag(np.linspace(1.0, 10.0, 30))
+    seen = []
+    block_cg(
+        lambda V: A @ V, np.ones((30, 2)), tol=1e-8, callback=lambda i, X, r: seen.append(r.max())
+    )
+    assert len(seen) >= 2 and seen[-1] <= 1e-8 and seen[-1] < seen[0]

