@@ -1,0 +1,138 @@
+"""Spectral clustering and CSC: agreement, determinism, the block CG, bad input."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from parsimony.spectral import (
+    METHODS,
+    CompressiveSpectralClustering,
+    SpectralClustering,
+    block_cg,
+    csc_defaults,
+    epsilon_critical,
+    sbm,
+)
+from sklearn.metrics import adjusted_rand_score
+
+
+@pytest.fixture(scope="module")
+def easy():
+    k = 5
+    return (*sbm(1000, k, 16, epsilon_critical(16, k) / 8, random_state=0), k)
+
+
+def test_registry():
+    assert METHODS == {"sc": SpectralClustering, "csc": CompressiveSpectralClustering}
+
+
+def test_sc_recovers_planted_partition_and_eigenvalues(easy):
+    W, y, k = easy
+    sc = SpectralClustering(k, random_state=0).fit(W)
+    assert adjusted_rand_score(y, sc.labels_) > 0.98
+    from parsimony.spectral import laplacian
+
+    lam = np.linalg.eigvalsh(laplacian(W).toarray())[:k]
+    np.testing.assert_allclose(sc.eigenvalues_, lam, atol=1e-8)
+    np.testing.assert_allclose(np.linalg.norm(sc.embedding_, axis=1), 1.0)
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "variable_density"])
+def test_csc_agrees_with_sc_up_to_permutation(easy, sampling):
+    W, y, k = easy
+    sc = SpectralClustering(k, random_state=0).fit_predict(W)
+    csc = CompressiveSpectralClustering(
+        k, n_samples=round(4 * k * np.log(k)), sampling=sampling, random_state=0
+    )
+    labels = csc.fit_predict(W)
+    assert adjusted_rand_score(sc, labels) > 0.97
+    assert set(csc.timings_) == {
+        "graph", "lambda_k", "features", "sampling", "kmeans", "interpolation", "total"
+    }  # fmt: skip
+    assert csc.sample_.size == np.unique(csc.sample_).size == round(4 * k * np.log(k))
+    assert 0 < csc.lambda_k_ < 2 and csc.n_iter_ >= 1
+
+
+def test_csc_labels_agree_with_kmeans_on_the_sample(easy):
+    W, _, k = easy
+    csc = CompressiveSpectralClustering(k, random_state=3).fit(W)
+    assert adjusted_rand_score(csc.sample_labels_, csc.labels_[csc.sample_]) > 0.95
+
+
+@pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
+def test_determinism(easy, cls):
+    W, _, k = easy
+    a = cls(k, random_state=7).fit_predict(W)
+    b = cls(k, random_state=7).fit_predict(W)
+    assert np.array_equal(a, b)
+
+
+def test_csc_defaults():
+    n, d = csc_defaults(100)
+    assert n == round(200 * np.log(100)) and d == round(4 * np.log(n))
+
+
+def test_block_cg_matches_dense_solve():
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((40, 40))
+    A = G @ G.T + 0.1 * np.eye(40)
+    B = rng.standard_normal((40, 5))
+    d = np.diag(A)[:, None]
+    X, it = block_cg(lambda V: A @ V, B, precond=lambda V: V / d, tol=1e-10, max_iter=500)
+    np.testing.assert_allclose(X, np.linalg.solve(A, B), atol=1e-6)
+    assert it <= 500
+
+
+BAD = {
+    "square": sp.csr_matrix(np.ones((3, 4))),
+    "symmetric": sp.csr_matrix(np.array([[0, 1.0, 0], [2.0, 0, 1], [0, 1, 0]])),
+    "negative": sp.csr_matrix(np.array([[0, -1.0, 1], [-1.0, 0, 1], [1, 1, 0]])),
+    "NaN": sp.csr_matrix(np.array([[0, np.nan, 1], [np.nan, 0, 1], [1, 1, 0]])),
+    "isolated": sp.csr_matrix(np.array([[0, 1.0, 0, 0], [1.0, 0, 0, 0], [0] * 4, [0] * 4])),
+}
+
+
+@pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
+@pytest.mark.parametrize("what", sorted(BAD))
+def test_bad_graph(cls, what):
+    with pytest.raises(ValueError, match=what):
+        cls(2).fit(BAD[what])
+
+
+@pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
+@pytest.mark.parametrize("k", [1, 40])
+def test_bad_n_clusters(easy, cls, k):
+    W = easy[0][:40, :40] + sp.identity(40)  # 40 nodes, self-loops: no isolated node
+    with pytest.raises(ValueError, match="n_clusters"):
+        cls(k).fit(W)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_samples": 2}, "n_samples"),
+        ({"sampling": "random"}, "sampling"),
+        ({"gamma": 0.0}, "gamma"),
+        ({"poly_order": 0}, "poly_order"),
+    ],
+)
+def test_csc_bad_hyperparameters(easy, kwargs, match):
+    W, _, k = easy
+    with pytest.raises(ValueError, match=match):
+        CompressiveSpectralClustering(k, **kwargs).fit(W)
+
+
+def test_backends_agree(easy):
+    W, _, k = easy
+    a = CompressiveSpectralClustering(k, backend="torch", random_state=1).fit(W)
+    b = CompressiveSpectralClustering(k, backend="scipy", random_state=1).fit(W)
+    assert adjusted_rand_score(a.labels_, b.labels_) > 0.99
+    np.testing.assert_allclose(a.features_, b.features_, atol=1e-4)
+
+
+def test_block_cg_callback_sees_decreasing_residuals():
+    A = np.diag(np.linspace(1.0, 10.0, 30))
+    seen = []
+    block_cg(
+        lambda V: A @ V, np.ones((30, 2)), tol=1e-8, callback=lambda i, X, r: seen.append(r.max())
+    )
+    assert len(seen) >= 2 and seen[-1] <= 1e-8 and seen[-1] < seen[0]
