@@ -136,3 +136,46 @@ def test_block_cg_callback_sees_decreasing_residuals():
         lambda V: A @ V, np.ones((30, 2)), tol=1e-8, callback=lambda i, X, r: seen.append(r.max())
     )
     assert len(seen) >= 2 and seen[-1] <= 1e-8 and seen[-1] < seen[0]
+
+
+@pytest.mark.parametrize("interp_order", [20, 30])
+def test_csc_lower_interp_order_agrees_with_sc(easy, interp_order):
+    W, _, k = easy
+    sc = SpectralClustering(k, random_state=0).fit_predict(W)
+    csc = CompressiveSpectralClustering(
+        k, n_samples=round(4 * k * np.log(k)), interp_order=interp_order, random_state=0
+    )
+    assert adjusted_rand_score(sc, csc.fit_predict(W)) > 0.97
+
+
+def test_csc_interp_order_none_is_poly_order(easy):
+    W, _, k = easy
+    a = CompressiveSpectralClustering(k, poly_order=30, random_state=1).fit(W)
+    b = CompressiveSpectralClustering(k, poly_order=30, interp_order=30, random_state=1).fit(W)
+    c = CompressiveSpectralClustering(k, poly_order=30, interp_order=5, random_state=1).fit(W)
+    assert np.array_equal(a.labels_, b.labels_) and a.n_iter_ == b.n_iter_
+    assert c.n_iter_ != a.n_iter_ or not np.array_equal(a.labels_, c.labels_)
+
+
+def test_csc_laplacian_regularizer(easy):
+    W, _, k = easy
+    sc = SpectralClustering(k, random_state=0).fit_predict(W)
+    csc = CompressiveSpectralClustering(
+        k, n_samples=round(4 * k * np.log(k)), regularizer="laplacian", random_state=0
+    ).fit(W)
+    # measured 0.963 (13 CG iterations): g(L) = L separates the band less sharply
+    assert adjusted_rand_score(sc, csc.labels_) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"interp_order": 0}, "interp_order"),
+        ({"interp_order": 2.5}, "interp_order"),
+        ({"regularizer": "l2"}, "regularizer"),
+    ],
+)
+def test_csc_bad_interpolation_options(easy, kwargs, match):
+    W, _, k = easy
+    with pytest.raises((ValueError, TypeError), match=match):
+        CompressiveSpectralClustering(k, **kwargs).fit(W)
