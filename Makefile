@@ -13,8 +13,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
-# pytest workers for the unit tests (0 = serial)
+# pytest workers for the unit tests and notebooks (0 = serial); each worker gets one BLAS /
+# PyTorch thread, so that JOBS workers do not oversubscribe the cores (OpenMP threads spin)
 JOBS ?= 2
+WORKER_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 .PHONY: all repro test lint format unit notebooks data lab bench hooks system clean help
 all: test
@@ -56,10 +58,10 @@ format: venv
 	$(BIN)/ruff format .
 
 unit: data
-	$(BIN)/pytest -q -n $(JOBS) tests lib/parsimony
+	$(WORKER_ENV) $(BIN)/pytest -q -n $(JOBS) tests lib/parsimony
 
 notebooks: data
-	$(BIN)/pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax notebooks/
+	$(WORKER_ENV) $(BIN)/pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax notebooks/
 
 test: lint unit notebooks
 
