@@ -50,6 +50,17 @@ from parsimony.sparse.operators import LinearOperator, as_operator
 __all__ = ["SOLVERS", "OrthogonalMatchingPursuit", "cosamp", "iht", "omp", "recover"]
 
 
+def _check_system(A, y):
+    """``A`` as an operator and ``y`` as a vector of its row count, or a ValueError."""
+    A = as_operator(A)
+    y = check_array(y, "y", ndim=1)
+    if y.shape[0] != A.shape[0]:
+        raise ValueError(
+            f"y must have {A.shape[0]} entries (A has shape {A.shape}), got {y.shape[0]}"
+        )
+    return A, y
+
+
 def _history():
     return {"residual": [], "support_size": [], "n_iter": 0, "converged": False}
 
@@ -102,11 +113,8 @@ def omp(A: LinearOperator, y: np.ndarray, k: int, *, tol=None, callback=None):
     >>> bool(np.allclose(x, x0))
     True
     """
-    A = as_operator(A)
+    A, y = _check_system(A, y)
     m, n = A.shape
-    y = check_array(y, "y", ndim=1)
-    if y.shape[0] != m:
-        raise ValueError(f"y must have {m} entries (A has shape {A.shape}), got {y.shape[0]}")
     k = check_int(k, "k", low=1, high=min(m, n))
     history = _history()
     alpha = A.rmatvec(y)
@@ -362,11 +370,8 @@ def recover(
     >>> bool(np.linalg.norm(x - x0) < 1e-6 * np.linalg.norm(x0))
     True
     """
-    A = as_operator(A)
+    A, y = _check_system(A, y)
     m, n = A.shape
-    y = check_array(y, "y", ndim=1)
-    if y.shape[0] != m:
-        raise ValueError(f"y must have {m} entries (A has shape {A.shape}), got {y.shape[0]}")
     if method not in SOLVERS:
         raise ValueError(f"method must be one of {sorted(SOLVERS)}, got {method!r}")
     if not hasattr(model, "head") or not hasattr(model, "tail"):
