@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from parsimony import paths  # noqa: E402
-from parsimony.io import Claim, save_curve, save_figure, save_metrics, save_timings  # noqa: E402
+from parsimony.claims import Claim  # noqa: E402
+from parsimony.io import save_curve, save_figure, save_metrics, save_timings  # noqa: E402
 
 
 def test_save_metrics_rounds_sorts_and_records_versions(tmp_path):
@@ -19,7 +20,15 @@ def test_save_metrics_rounds_sorts_and_records_versions(tmp_path):
     assert data["metrics"] == {"a": {"y": 2.0, "z": [0, 1, 2]}, "b": 0.333333, "c": True}
     assert list(data) == sorted(data) and list(data["metrics"]) == sorted(data["metrics"])
     assert data["claims"] == [
-        {"asserted": True, "holds": True, "ours": "o", "paper": None, "text": "t"}
+        {
+            "asserted": True,
+            "holds": True,
+            "kind": "paper",
+            "note": None,
+            "ours": "o",
+            "paper": None,
+            "text": "t",
+        }
     ]
     assert set(data["versions"]) == {"numpy", "scipy", "scikit-learn", "torch"}
     first = path.read_bytes()
@@ -34,6 +43,8 @@ def test_save_metrics_bad_input(tmp_path):
         save_metrics(tmp_path, [1], paper="P", figure="F")
     with pytest.raises(TypeError, match="claims must be Claim"):
         save_metrics(tmp_path, {}, paper="P", figure="F", claims=["x"])
+    with pytest.raises(TypeError, match="claims must be a sequence"):
+        save_metrics(tmp_path, {}, paper="P", figure="F", claims=Claim("t", True, "o"))
     with pytest.raises(TypeError, match="cannot be saved"):
         save_metrics(tmp_path, {"x": object()}, paper="P", figure="F")
 
@@ -69,3 +80,13 @@ def test_paths(monkeypatch, tmp_path):
     assert paths.output_dir("x") == tmp_path / "o" and (tmp_path / "o").is_dir()
     monkeypatch.setenv(paths.ROOT_ENV, str(tmp_path))
     assert paths.data_dir() == tmp_path / "data"
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "", "x\\y", 3])
+def test_figure_and_curve_names_cannot_escape(tmp_path, name):
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="name must be a file stem"):
+        save_figure(fig, tmp_path, name)
+    with pytest.raises(ValueError, match="name must be a file stem"):
+        save_curve(tmp_path, name, {"x": [1]})
+    plt.close(fig)

@@ -11,26 +11,29 @@ from parsimony import runner
 NOTEBOOK_CELLS = [
     (
         "code",
-        "from pathlib import Path\nfrom parsimony.io import Claim, save_metrics\nfrom parsimony.paths import output_dir",
+        "import os\nfrom pathlib import Path\nfrom parsimony.claims import Claim, check\nfrom parsimony.io import save_metrics\nfrom parsimony.paths import output_dir",
     ),
     (
         "params",
-        "lr: float = 0.1  # learning rate\neps: float = 0.5  # tolerance\nfail: bool = False  # fail after writing metrics",
+        "lr: float = 0.1  # learning rate\neps: float = 0.5  # tolerance\nfail: bool = False  # fail after writing metrics\nholds: bool = True  # whether the expected claim holds",
     ),
     (
         "code",
         textwrap.dedent("""\
         out = output_dir("demo")
+        claims = [Claim("x", holds, "1")]
         save_metrics(out, {"lr": lr, "eps": eps, "lr_type": type(lr).__name__,
                            "cwd": Path.cwd().name},
-                     paper="P", figure="F", claims=[Claim("x", True, "1")])
+                     paper="P", figure="F", claims=claims)
+        env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "PARSIMONY_STAGE")}
+        (out / "env.txt").write_text(repr(env))
         import matplotlib; matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from parsimony.io import save_curve, save_figure
         fig, ax = plt.subplots(); ax.plot([0, 1], [lr, eps])
         save_figure(fig, out, "line"); save_curve(out, "line", {"x": [0, 1], "y": [lr, eps]})"""),
     ),
-    ("code", "assert not fail, 'asked to fail'"),
+    ("code", "assert not fail, 'asked to fail'\ncheck(claims)"),
 ]
 
 
@@ -81,6 +84,14 @@ def test_run_writes_results(project):
     assert out == project / "results" / "demo"
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
     assert metrics == {"lr": 0.001, "eps": 0.001, "lr_type": "float", "cwd": "sub"}
+    # the kernel ran with the pinned thread count and knew it was the verdict scale
+    assert eval((out / "env.txt").read_text()) == {
+        "OMP_NUM_THREADS": "1",
+        "PARSIMONY_STAGE": "demo",
+    }
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["determinism"]["threads"] == 1
+    assert saved["determinism"]["ATEN_CPU_CAPABILITY"] == "avx2"
     assert (out / runner.EXECUTED_NAME).exists()
     for name in ("line.png", "line.svg", "line.csv"):
         assert (out / "plots" / name).exists()
@@ -132,3 +143,65 @@ def test_main_exit_codes(project, monkeypatch, capsys):
     (project / "params.yaml").write_text("demo:\n  fail: true\n")
     assert runner.main(["demo", "--no-progress"]) == 1
     assert sys.modules["parsimony.runner"] is runner
+
+
+def test_expected_claim_failing_fails_the_stage(project):
+    (project / "params.yaml").write_text("demo:\n  holds: false\n")
+    with pytest.raises(Exception, match="ClaimError"):
+        runner.run_stage("demo", project, progress=False)
+    assert not (project / "results" / "demo").exists()
+
+
+def test_missing_params_section_is_an_error(project):
+    (project / "params.yaml").write_text("dmeo:\n  lr: 0.1\n")
+    with pytest.raises(runner.StageError, match="has no section 'demo'"):
+        runner.run_stage("demo", project, progress=False)
+
+
+def test_lock_held_is_a_clear_error(project):
+    import fcntl
+
+    locks = project / "results" / ".locks"
+    locks.mkdir(parents=True)
+    with open(locks / "demo.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        with pytest.raises(runner.StageError, match="already running"):
+            runner.run_stage("demo", project, progress=False)
+
+
+def test_killed_run_leftovers_are_recovered(project):
+    runner.run_stage("demo", project, progress=False)
+    results = project / "results"
+    good = (results / "demo" / "metrics.json").read_bytes()
+    # a kill between "old aside" and "new in": the old folder is restored, temporaries removed
+    (results / "demo").rename(results / ".old-demo")
+    (results / ".tmp-demo-zzz").mkdir()
+    runner._recover(results, "demo")
+    assert (results / "demo" / "metrics.json").read_bytes() == good
+    assert not list(results.glob(".tmp-demo-*")) and not (results / ".old-demo").exists()
+
+
+def test_install_swaps_whole_folders(tmp_path):
+    final, new = tmp_path / "stage", tmp_path / "new"
+    final.mkdir()
+    (final / "a").write_text("old")
+    new.mkdir()
+    (new / "a").write_text("new")
+    runner._install(new, final)
+    assert (final / "a").read_text() == "new" and not new.exists()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    runner._install(fresh, tmp_path / "missing")
+    assert (tmp_path / "missing").is_dir()
+
+
+def test_root_is_the_clone_of_the_working_directory(tmp_path, monkeypatch):
+    from parsimony import paths
+
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    (clone / "dvc.yaml").write_text("stages: {}\n")
+    (clone / "pyproject.toml").write_text("")
+    monkeypatch.delenv("PARSIMONY_ROOT", raising=False)
+    monkeypatch.chdir(clone / "notebooks")
+    assert paths.root() == clone.resolve()

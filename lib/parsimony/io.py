@@ -1,7 +1,8 @@
 """Deterministic persistence of a notebook's results.
 
 ``save_metrics`` writes ``metrics.json`` with rounded floats, sorted keys, the claims the
-notebook checked and the versions of the numerical libraries used. ``save_figure`` writes
+notebook checked (:class:`parsimony.claims.Claim`), their counts per kind, the versions of
+the numerical libraries used and the determinism settings the stage ran with. ``save_figure`` writes
 PNG and SVG without timestamps or software metadata, and ``save_curve`` writes a CSV, so
 that re-running a stage reproduces its files byte for byte.
 """
@@ -12,49 +13,22 @@ import json
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from parsimony import determinism
+from parsimony.claims import Claim, summary
+
 SIGNIFICANT_DIGITS = 6
 _VERSIONED = ("numpy", "scipy", "scikit-learn", "torch")
-
-
-@dataclass
-class Claim:
-    """One qualitative claim of a paper, checked on the numbers a notebook computed.
-
-    Parameters
-    ----------
-    text : str
-        The claim, as the paper (or its card) states it.
-    holds : bool
-        Whether it holds on our numbers.
-    ours : str
-        Our number(s), short and readable (``"0.95 at N = 8 K ln K"``).
-    paper : str, optional
-        The paper's number where it is comparable.
-    asserted : bool
-        Whether the notebook's last cell asserts it. A claim that does not hold at our
-        scale is recorded with ``asserted=False`` and explained in the notebook and README.
-    """
-
-    text: str
-    holds: bool
-    ours: str
-    paper: str | None = None
-    asserted: bool = True
-
-    def __post_init__(self):
-        self.holds = bool(self.holds)
 
 
 def _round(value, digits: int):
     """Round floats to ``digits`` significant digits, recursively; numpy types to Python."""
     if isinstance(value, Claim):
-        return _round(asdict(value), digits)
+        return _round(value.to_dict(), digits)
     if isinstance(value, Mapping):
         return {str(k): _round(v, digits) for k, v in value.items()}
     if isinstance(value, np.ndarray):
@@ -107,7 +81,7 @@ def save_metrics(
         Numbers to record (nested mappings and lists allowed).
     paper, figure : str
         What the notebook reproduces; the report stage shows them.
-    claims : sequence of Claim
+    claims : sequence of parsimony.claims.Claim
         The claims checked, with whether each holds.
     digits : int
         Significant digits kept for floats, so that tiny floating-point noise between
@@ -121,6 +95,7 @@ def save_metrics(
     Examples
     --------
     >>> import tempfile, json
+    >>> from parsimony.claims import Claim
     >>> d = tempfile.mkdtemp()
     >>> p = save_metrics(d, {"x": 1 / 3}, paper="P", figure="F",
     ...                  claims=[Claim("x < 1", True, "0.33")])
@@ -129,6 +104,10 @@ def save_metrics(
     """
     if not isinstance(metrics, Mapping):
         raise TypeError(f"metrics must be a mapping, got {type(metrics).__name__}")
+    if not isinstance(paper, str) or not isinstance(figure, str):
+        raise TypeError("paper and figure must be strings")
+    if isinstance(claims, Claim) or not isinstance(claims, Sequence):
+        raise TypeError(f"claims must be a sequence of Claim, got {type(claims).__name__}")
     for c in claims:
         if not isinstance(c, Claim):
             raise TypeError(f"claims must be Claim objects, got {type(c).__name__}")
@@ -136,6 +115,8 @@ def save_metrics(
         "paper": paper,
         "figure": figure,
         "claims": [_round(c, digits) for c in claims],
+        "claims_summary": summary(list(claims)),
+        "determinism": determinism.settings(),
         "metrics": _round(dict(metrics), digits),
         "versions": library_versions(),
     }
@@ -143,6 +124,17 @@ def save_metrics(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _check_name(name) -> str:
+    """A file stem that stays inside its folder: letters, digits, ``._-``, no leading dot."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        raise ValueError(
+            f"name must be a file stem of letters, digits, '_', '.' and '-' (no path), got {name!r}"
+        )
+    return name
 
 
 def save_figure(fig, out_dir, name: str, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
@@ -153,6 +145,7 @@ def save_figure(fig, out_dir, name: str, formats: Sequence[str] = ("png", "svg")
     """
     import matplotlib
 
+    name = _check_name(name)
     plots = Path(out_dir) / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -170,6 +163,7 @@ def save_curve(out_dir, name: str, columns: Mapping[str, Sequence]) -> Path:
 
     A pandas DataFrame works too (it is a mapping of columns).
     """
+    name = _check_name(name)
     cols = {str(k): list(np.asarray(v).tolist()) for k, v in dict(columns).items()}
     lengths = {len(v) for v in cols.values()}
     if len(lengths) > 1:

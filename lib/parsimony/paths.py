@@ -1,7 +1,8 @@
 """Root-anchored paths: every path is resolved from the repository root, never the cwd.
 
-The root is the folder holding ``dvc.yaml`` above this package (the package is installed
-in editable mode from ``lib/``); ``PARSIMONY_ROOT`` overrides it.
+The root is the folder holding ``dvc.yaml`` at or above the working directory (the
+clone you work in, whichever clone the package was installed from); ``PARSIMONY_ROOT``
+overrides it.
 
 Notebooks write their outputs to :func:`output_dir`. Under the runner (``dvc repro``)
 that is the stage's folder in ``results/``; interactively and under nbval it is a scratch
@@ -19,20 +20,26 @@ ROOT_ENV = "PARSIMONY_ROOT"
 
 
 def root() -> Path:
-    """The repository root."""
+    """The repository root: ``PARSIMONY_ROOT``, else the folder holding ``dvc.yaml`` (and
+    ``pyproject.toml``) at or above the working directory.
+
+    Never the folder the package was installed from: with one editable install shared by
+    two clones, a stage run in the second clone must read and write the second clone.
+    Outside any clone (a script elsewhere), the clone the package lives in is the fallback.
+    """
     env = os.environ.get(ROOT_ENV)
     if env:
         return Path(env).resolve()
+    cwd = Path.cwd().resolve()
+    for parent in [cwd, *cwd.parents]:
+        if (parent / "dvc.yaml").exists() and (parent / "pyproject.toml").exists():
+            return parent
     here = Path(__file__).resolve()
     for parent in here.parents:
         if (parent / "dvc.yaml").exists() and (parent / "pyproject.toml").exists():
             return parent
-    # Installed non-editable: fall back to the current project, found from the cwd.
-    for parent in [Path.cwd(), *Path.cwd().parents]:
-        if (parent / "dvc.yaml").exists():
-            return parent
     raise FileNotFoundError(
-        f"cannot find the Parsimony repository root above {here}; set {ROOT_ENV}"
+        f"cannot find the Parsimony repository root above {cwd} or {here}; set {ROOT_ENV}"
     )
 
 

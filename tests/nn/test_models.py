@@ -28,10 +28,10 @@ from parsimony.nn import (
     ],
 )
 def test_build_spec_round_trip(arch, config, x):
-    model = build_model(arch, config, seed=3)
+    model = build_model(arch, config, random_state=3)
     spec = model_spec(model)
     assert spec["arch"] == arch
-    again = build_model(spec["arch"], spec["config"], seed=3)
+    again = build_model(spec["arch"], spec["config"], random_state=3)
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     model.eval()
@@ -44,9 +44,12 @@ def test_seed_does_not_touch_global_state():
     torch.manual_seed(0)
     a = torch.rand(1)
     torch.manual_seed(0)
-    build_model("mlp", in_features=4, seed=5)
+    build_model("mlp", in_features=4, random_state=5)
     assert torch.equal(torch.rand(1), a)
-    m1, m2 = build_model("mlp", in_features=4, seed=1), build_model("mlp", in_features=4, seed=2)
+    m1, m2 = (
+        build_model("mlp", in_features=4, random_state=1),
+        build_model("mlp", in_features=4, random_state=2),
+    )
     assert not torch.equal(m1.layers[0].weight, m2.layers[0].weight)
 
 

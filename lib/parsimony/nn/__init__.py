@@ -9,6 +9,7 @@
 * :mod:`~parsimony.nn.text`: :class:`CharVocab`, :func:`lm_windows`, :func:`split_text`.
 """
 
+from parsimony.determinism import configure_torch as _configure_torch
 from parsimony.nn.models import (
     MLP,
     MODELS,
@@ -27,6 +28,8 @@ from parsimony.nn.training import (
     predict,
     train,
 )
+
+_configure_torch()  # under the runner: fixed threads, deterministic algorithms
 
 __all__ = [
     "MLP",

@@ -321,8 +321,13 @@ def model_spec(model: nn.Module) -> dict | None:
     return None
 
 
-def build_model(arch: str, config: dict | None = None, seed: int | None = 0, **kwargs) -> nn.Module:
-    """Build a registered model; initialisation is deterministic given ``seed``.
+_UNSET = object()
+
+
+def build_model(
+    arch: str, config: dict | None = None, random_state: int | None = 0, *, seed=_UNSET, **kwargs
+) -> nn.Module:
+    """Build a registered model; initialisation is deterministic given ``random_state``.
 
     The global torch random state is left untouched (the draw happens in a forked state).
 
@@ -332,22 +337,31 @@ def build_model(arch: str, config: dict | None = None, seed: int | None = 0, **k
         A key of :data:`MODELS`.
     config : dict, optional
         Constructor arguments (as in ``model.config``); ``kwargs`` are merged over it.
-    seed : int or None
+    random_state : int or None
         Seed of the initialisation (None: the current global state is used and advanced).
+    seed : int or None
+        Deprecated alias of ``random_state``, kept for one release.
 
     Examples
     --------
-    >>> a = build_model("mlp", in_features=8, n_classes=3, hidden=[4], seed=1)
-    >>> b = build_model("mlp", a.config, seed=1)
+    >>> a = build_model("mlp", in_features=8, n_classes=3, hidden=[4], random_state=1)
+    >>> b = build_model("mlp", a.config, random_state=1)
     >>> bool(torch.equal(a.layers[0].weight, b.layers[0].weight))
     True
     """
     if arch not in MODELS:
         raise ValueError(f"arch must be one of {sorted(MODELS)}, got {arch!r}")
+    if seed is not _UNSET:
+        import warnings
+
+        warnings.warn(
+            "build_model(seed=) is deprecated: use random_state=", FutureWarning, stacklevel=2
+        )
+        random_state = seed
     params = {**(config or {}), **kwargs}
-    if seed is None:
+    if random_state is None:
         return MODELS[arch](**params)
-    seed = check_int(seed, "seed", low=0)
+    seed = check_int(random_state, "random_state", low=0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return MODELS[arch](**params)

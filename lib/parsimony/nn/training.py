@@ -53,7 +53,9 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def as_tensors(data, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
+def as_tensors(
+    data, name: str = "data", *, labels: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(X, y)`` arrays or tensors as tensors: integer X stays int64 (token ids), else float32.
 
     Examples
@@ -73,9 +75,20 @@ def as_tensors(data, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
         raise TypeError(f"{name}: X must be numeric, got bool")
     else:
         X = X.to(torch.int64)
-    if y.dtype.is_floating_point:
-        raise TypeError(f"{name}: y must hold integer labels, got {y.dtype}")
-    y = y.to(torch.int64)
+    if X.dtype.is_floating_point and not bool(torch.isfinite(X).all()):
+        raise ValueError(f"{name}: X contains NaN or infinite values")
+    if labels:
+        if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+            raise TypeError(f"{name}: y must hold integer labels, got {y.dtype}")
+        y = y.to(torch.int64)
+        if y.numel() and int(y.min()) < 0:
+            raise ValueError(f"{name}: y holds negative labels (min {int(y.min())})")
+    else:  # soft targets (a teacher's logits): float32
+        if y.dtype.is_complex:
+            raise TypeError(f"{name}: y must be real, got {y.dtype}")
+        y = y.to(torch.float32)
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError(f"{name}: y contains NaN or infinite values")
     if X.shape[0] != y.shape[0] or X.shape[0] == 0:
         raise ValueError(
             f"{name}: X and y must have the same positive number of rows, got {X.shape[0]} "
@@ -93,6 +106,31 @@ def _fingerprint(**kwargs) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}
 
 
+def data_fingerprint(*tensors: torch.Tensor) -> str:
+    """SHA-256 of the tensors' shapes, dtypes and bytes: which data a checkpoint was trained on."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _load_checkpoint(path: Path, device) -> dict:
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated or not a checkpoint: torch's own error is obscure
+        raise ValueError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: it is truncated or not a "
+            "checkpoint of parsimony.nn.train); delete it to train from scratch"
+        ) from exc
+    if not isinstance(state, dict) or "fingerprint" not in state:
+        raise ValueError(f"checkpoint {path} is not a checkpoint of parsimony.nn.train")
+    return state
+
+
 def _save_atomic(state: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
@@ -106,7 +144,7 @@ def train(
     epochs: int = 10,
     lr: float = 1e-3,
     batch_size: int = 64,
-    seed: int = 0,
+    random_state: int | None = None,
     device=None,
     checkpoint=None,
     progress: bool = True,
@@ -117,8 +155,11 @@ def train(
     grad_clip: float | None = None,
     callback: Callable | None = None,
     penalty: Callable | None = None,
+    loss: Callable | None = None,
+    frozen_bn: bool = False,
+    seed: int | None = None,
 ) -> list[dict]:
-    """Train ``model`` in place by mini-batch cross-entropy minimisation.
+    """Train ``model`` in place by mini-batch loss minimisation (cross-entropy by default).
 
     Parameters
     ----------
@@ -129,8 +170,9 @@ def train(
         Arrays or tensors; see :func:`as_tensors`. Loaded on the device once.
     epochs, lr, batch_size : int, float, int
         Passes over the data, learning rate, mini-batch size (the last batch may be short).
-    seed : int
-        Seeds the batch order and the global torch random state used inside training.
+    random_state : int
+        Seeds the batch order and the global torch random state used inside training
+        (default 0).
     device : str or torch.device, optional
         Default: :func:`default_device`.
     checkpoint : path-like, optional
@@ -154,6 +196,14 @@ def train(
         ``penalty(model) -> scalar tensor`` added to the mini-batch cross-entropy at every
         step (a regulariser such as EPR's rate term, :mod:`parsimony.compression.entropy`);
         the recorded ``loss`` includes it.
+    loss : callable, optional
+        ``loss(outputs, targets) -> scalar tensor`` replacing the cross-entropy. With a
+        custom loss the targets may be floats (e.g. a teacher's logits, which makes
+        knowledge distillation a loss: :func:`parsimony.compression.datafree.kd_loss`).
+    frozen_bn : bool
+        Keep every BatchNorm layer in eval mode while training (running statistics frozen).
+    seed : int, optional
+        Deprecated alias of ``random_state``, kept for one release.
 
     Returns
     -------
@@ -173,7 +223,17 @@ def train(
     epochs = check_int(epochs, "epochs", low=0)
     lr = check_float(lr, "lr", low=0.0)
     batch_size = check_int(batch_size, "batch_size", low=1)
-    seed = check_int(seed, "seed", low=0)
+    if seed is not None:
+        import warnings
+
+        if random_state is not None:
+            raise TypeError("pass random_state only (seed is its deprecated alias)")
+        warnings.warn("train(seed=) is deprecated: use random_state=", FutureWarning, stacklevel=2)
+        random_state = seed
+    seed = check_int(0 if random_state is None else random_state, "random_state", low=0)
+    if loss is not None and not callable(loss):
+        raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+    loss_fn = cross_entropy if loss is None else loss
     check_choice(optimizer, "optimizer", OPTIMIZERS)
     weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
     check_choice(schedule, "schedule", SCHEDULES)
@@ -182,7 +242,7 @@ def train(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     device = torch.device(device) if device is not None else default_device()
-    X, y = as_tensors(train_data, "train_data")
+    X, y = as_tensors(train_data, "train_data", labels=loss is None)
     valid = as_tensors(valid_data, "valid_data") if valid_data is not None else None
     model.to(device)
     X, y = X.to(device), y.to(device)
@@ -209,6 +269,7 @@ def train(
         grad_clip=grad_clip,
         n_train=n,
         n_params=sum(p.numel() for p in params),
+        data=data_fingerprint(X, y) if checkpoint is not None else None,
     )
     shuffle = torch.Generator().manual_seed(seed)
     history: list[dict] = []
@@ -219,7 +280,7 @@ def train(
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         if path is not None and path.exists():
-            state = torch.load(path, map_location=device, weights_only=True)
+            state = _load_checkpoint(path, device)
             diff = sorted(k for k in fingerprint if state["fingerprint"].get(k) != fingerprint[k])
             if diff:
                 raise ValueError(
@@ -248,21 +309,25 @@ def train(
         )
         for epoch in bar:
             model.train()
+            if frozen_bn:
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
             perm = torch.randperm(n, generator=shuffle).to(device)
             total, count = torch.zeros((), device=device), 0
             for i in range(steps_per_epoch):
                 idx = perm[i * batch_size : (i + 1) * batch_size]
                 xb, yb = X[idx], y[idx]
-                loss = cross_entropy(model(xb), yb)
+                batch_loss = loss_fn(model(xb), yb)
                 if penalty is not None:
-                    loss = loss + penalty(model)
+                    batch_loss = batch_loss + penalty(model)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                batch_loss.backward()
                 if grad_clip is not None:
                     nn.utils.clip_grad_norm_(params, grad_clip)
                 opt.step()
                 sched.step()
-                total += loss.detach() * len(idx)
+                total += batch_loss.detach() * len(idx)
                 count += len(idx)
             record = {
                 "epoch": epoch + 1,

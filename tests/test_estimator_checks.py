@@ -1,0 +1,72 @@
+"""scikit-learn's own estimator checks on every fitted class of the library.
+
+``ESTIMATORS`` lists one instance of each estimator (small, fast settings); each family
+fills its own section. ``EXPECTED_FAILED_CHECKS`` is the one place where a check that an
+estimator cannot pass is listed, by class name, with the reason.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+
+def _dictionary():
+    return []
+
+
+def _spectral():
+    return []
+
+
+def _sparse():
+    return []
+
+
+def _compression():
+    return []
+
+
+ESTIMATORS = [*_dictionary(), *_spectral(), *_sparse(), *_compression()]
+
+# class name -> {check name: why this estimator cannot pass it}
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
+    # dictionary
+    # spectral
+    # sparse
+    # compression
+}
+
+
+def _expected(estimator) -> dict:
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+FAMILIES = ("dictionary", "spectral", "sparse", "compression")
+
+
+def _fitted_classes():
+    import importlib
+    import inspect
+
+    out = {}
+    for family in FAMILIES:
+        mod = importlib.import_module(f"parsimony.{family}")
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if inspect.isclass(obj) and callable(getattr(obj, "fit", None)):
+                out[f"parsimony.{family}.{name}"] = obj
+    return out
+
+
+def test_every_fitted_class_is_an_estimator_and_checked():
+    from sklearn.base import BaseEstimator
+
+    listed = {type(e) for e in ESTIMATORS}
+    for name, cls in _fitted_classes().items():
+        assert issubclass(cls, BaseEstimator), f"{name} has fit() but is not a BaseEstimator"
+        assert cls in listed, f"{name} is not in ESTIMATORS of {__file__}"
+
+
+if ESTIMATORS:
+
+    @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected)
+    def test_sklearn_contract(estimator, check):
+        check(estimator)
