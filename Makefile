@@ -12,7 +12,6 @@ APT_PACKAGES ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 # pytest workers for the unit tests and notebooks (0 = serial); each worker gets one BLAS /
 # PyTorch thread, so that JOBS workers do not oversubscribe the cores (OpenMP threads spin)
 JOBS ?= 2
@@ -65,9 +64,13 @@ notebooks: data
 
 test: lint unit notebooks
 
-lab: venv
-	@$(BIN)/jupyter-lab --version >/dev/null 2>&1 || $(PY) -m pip install -q jupyterlab
-	$(BIN)/jupyter-lab notebooks/
+# JupyterLab at the repository root (results/ browsable), inline figures (no MPLBACKEND),
+# the stages' thread settings; --allow-root where the user is root (containers). LAB_ARGS
+# passes more options, e.g. `make lab LAB_ARGS="--no-browser --port 8890"`.
+lab: data
+	@$(BIN)/jupyter-lab --version >/dev/null 2>&1 || $(PY) -m pip install -q --disable-pip-version-check -e '.[lab]'
+	env -u MPLBACKEND $(WORKER_ENV) $(BIN)/jupyter-lab --notebook-dir=. \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 bench: venv
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
