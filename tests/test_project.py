@@ -36,7 +36,15 @@ def test_notebook_anatomy(nb_path):
     assert all(not c.outputs and c.execution_count is None for c in code), (
         f"{nb_path.name} is committed with outputs: strip them (nbstripout)"
     )
-    assert "assert" in code[-1].source, f"{nb_path.name}: the last cell must assert the claim"
+    assert code[-1].source.strip().startswith("check(claims)"), (
+        f"{nb_path.name}: the last cell must be `check(claims)` (parsimony.claims), which "
+        "asserts the expected claims at params.yaml scale"
+    )
+    long = [i for i, c in enumerate(nb.cells) if len(c.source.splitlines()) > 40]
+    assert not long, f"{nb_path.name}: cells {long} are over 40 lines; move logic into the library"
+    assert "paper card" not in "".join(c.source for c in nb.cells if c.cell_type == "markdown"), (
+        f"{nb_path.name}: link the paper (DOI or arXiv), not an internal card"
+    )
     stages = stages_of(nb_path)
     assert len(stages) == 1, f"{nb_path.name}: expected one dvc.yaml stage, found {stages}"
     stage = stages[0]
