@@ -5,6 +5,7 @@ import pytest
 import scipy.linalg as sl
 from parsimony.compression.experiments.lowrank import (
     STDLIB_TOPICS,
+    TopicProbe,
     beats_reference,
     by_rank,
     compression_fraction,
@@ -131,3 +132,23 @@ def test_compression_fraction_inverts_rank_for_compression():
         assert compression_fraction(n, d, k) >= f > compression_fraction(n, d, k + 1)
     assert compression_fraction(100, 100, 50) == pytest.approx(0.0)
     assert compression_fraction(100, 100, 60) < 0
+
+
+def test_topic_probe_cross_fitted_and_not_fitted():
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    X = rng.standard_normal((60, 4)) + 3 * np.eye(4)[y]
+    with pytest.raises(NotFittedError):
+        TopicProbe().score(X)
+    probe = clone(TopicProbe(n_splits=3, random_state=1)).fit(X, y)
+    assert probe.n_features_in_ == 4 and len(probe.folds_) == 3
+    folds = np.sort(np.concatenate(probe.folds_))
+    assert np.array_equal(folds, np.arange(60))  # every sample predicted once
+    assert probe.score(X) >= 0.9
+    with pytest.raises(ValueError, match="rows"):
+        probe.score(X[:10])
+    with pytest.raises(ValueError, match="y must have shape"):
+        TopicProbe().fit(X, y[:5])

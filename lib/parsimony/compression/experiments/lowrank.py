@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 import scipy.linalg as sl
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from parsimony._validation import (
     check_array,
@@ -454,7 +456,7 @@ def stdlib_sentences(max_per_class: int | None = None, topics=None):
     return sentences, np.asarray(labels, dtype=np.int64), list(topics)
 
 
-class TopicProbe:
+class TopicProbe(BaseEstimator):
     """A linear classification head trained on *uncompressed* embeddings, scored on others.
 
     Cross-fitted: the sentences are split into ``n_splits`` stratified folds; the head of
@@ -505,10 +507,12 @@ class TopicProbe:
             for test in self.folds_
         ]
         self.y_ = y
+        self.n_features_in_ = X.shape[1]
         return self
 
     def score(self, X) -> float:
         """Accuracy over all sentences of ``X`` (n_samples, n_features), fold by fold."""
+        check_is_fitted(self)
         X = check_array(X, "X")
         if X.shape[0] != self.y_.shape[0]:
             raise ValueError(f"X must have {self.y_.shape[0]} rows, got {X.shape[0]}")

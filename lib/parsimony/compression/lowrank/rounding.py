@@ -91,8 +91,14 @@ def lp_dual(U: np.ndarray, p: float) -> np.ndarray:
 
 
 def _smallest_singular_value(A: np.ndarray) -> float:
-    r""":math:`\sigma_{\min}(A)`; raises unless A has full column rank (L is then bounded)."""
-    s = sl.svdvals(A)
+    r""":math:`\sigma_{\min}(A)`; raises unless A has full column rank (L is then bounded).
+
+    Through the QR factorization and the SVD of the small ``R``, the route
+    :class:`~parsimony.compression.lowrank.LpLowRank` takes: the ellipsoid method's start
+    depends on :math:`\sigma_{\min}`, and its many cuts amplify last-bit differences.
+    """
+    R = sl.qr(A, mode="r")[0][: A.shape[1]] if A.shape[0] > A.shape[1] else A
+    s = sl.svd(R, full_matrices=False, lapack_driver="gesdd")[1]
     if s[-1] <= RANK_TOL * s[0]:
         raise ValueError("A must have full column rank (the body {x : ||Ax||_p <= 1} is unbounded)")
     return float(s[-1])
