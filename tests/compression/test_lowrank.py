@@ -381,3 +381,26 @@ def test_low_rank_layer_rejects_bad_shapes():
             np.zeros((4, 2)),
             np.zeros((2, 5)),
         )
+
+
+def test_subspace_solvers_registry_holds_public_functions():
+    import parsimony.compression.lowrank as lowrank
+
+    for name, fn in SUBSPACE_SOLVERS.items():
+        assert callable(fn) and not fn.__name__.startswith("_"), name
+        assert getattr(lowrank, fn.__name__) is fn and fn.__name__ in lowrank.__all__
+
+
+@pytest.mark.parametrize("name", sorted(SUBSPACE_SOLVERS))
+def test_solvers_validate_their_input(name):
+    fn = SUBSPACE_SOLVERS[name]
+    A = np.random.default_rng(14).standard_normal((30, 4))
+    with pytest.raises(ValueError, match="k must be"):
+        fn(A, 4)
+    with pytest.raises(TypeError, match="A must be real"):
+        fn(A + 1j, 2)
+    with pytest.raises(ValueError, match="p"):
+        fn(A, 2, 0.5)
+    V, info = fn(A, 2)
+    np.testing.assert_allclose(V.T @ V, np.eye(2), atol=1e-10)
+    assert info["converged"] in (True, False) and info["n_iter"] >= 1
