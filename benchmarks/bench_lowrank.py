@@ -39,13 +39,9 @@ def main(argv=None) -> int:
 
     import numpy as np
     import scipy.linalg as sl
-    from parsimony.compression.lowrank import (
-        LpLowRank,
-        ellipsoid_rounding,
-        lp_cost,
-        minilm_word_embedding_matrix,
-        planted_subspace,
-    )
+    from parsimony.compression.experiments.lowrank import planted_subspace
+    from parsimony.compression.lowrank import LpLowRank, ellipsoid_rounding, lp_cost
+    from parsimony.nn.pretrained import minilm_word_embedding_matrix
     from sklearn.utils.extmath import randomized_svd
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -68,12 +64,15 @@ def main(argv=None) -> int:
     record("svd: scipy gesdd (peer)", lambda: sl.svd(A, full_matrices=False)[2][:k])
     record("svd: sklearn randomized_svd (peer)", lambda: randomized_svd(A, k, random_state=0)[2])
     record("svd: LpLowRank(method='svd')", lambda: LpLowRank(k, method="svd").fit(A).components_)
-    record("l1: lewis (ours, default tol)", lambda: LpLowRank(k, 1.0, "lewis").fit(A).components_)
+    record(
+        "l1: lewis (ours, default tol)",
+        lambda: LpLowRank(k, p=1.0, method="lewis").fit(A).components_,
+    )
     record(
         "l1: lewis (ours, 5 iterations)",
-        lambda: LpLowRank(k, 1.0, "lewis", max_iter=5).fit(A).components_,
+        lambda: LpLowRank(k, p=1.0, method="lewis", max_iter=5).fit(A).components_,
     )
-    record("l1: irls (ours)", lambda: LpLowRank(k, 1.0, "irls").fit(A).components_)
+    record("l1: irls (ours)", lambda: LpLowRank(k, p=1.0, method="irls").fit(A).components_)
 
     exact, rand = rows[0][1], rows[1][1]
     print(
@@ -101,7 +100,7 @@ def main(argv=None) -> int:
             cuts = E.info["n_cuts"]
             print(f"{d:5d}{E.n_iter:8d}{cuts:9d}{wall:9.2f}{wall / cuts:10.2e}", flush=True)
         R = args.ellipsoid_rounds
-        E, wall, _ = _timed(lambda: ellipsoid_rounding(A, 1.0, max_rounds=R))
+        E, wall, _ = _timed(lambda: ellipsoid_rounding(A, 1.0, max_iter=R))
         cuts = E.info["n_cuts"]
         print(
             f"MiniLM (d = 384): {E.n_iter} rounds, {cuts} cuts in {wall:.1f} s "

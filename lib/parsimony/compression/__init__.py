@@ -90,7 +90,7 @@ from parsimony.compression.layers import (
     to_blocks,
     weight_shape,
 )
-from parsimony.compression.lowrank import LowRankLayer, low_rank_model, lp_low_rank
+from parsimony.compression.lowrank import LowRankLayer, LpLowRank, low_rank_model, lp_low_rank
 from parsimony.compression.methods import METHODS, compress_model, register_method
 from parsimony.compression.packing import (
     COMPRESSED_LAYERS,
@@ -132,6 +132,7 @@ __all__ = [
     "IterativePQ",
     "KMeansResult",
     "LowRankLayer",
+    "LpLowRank",
     "PQLayer",
     "ScalarQuantizedLayer",
     "ScalarQuantizer",
