@@ -46,7 +46,7 @@ def _line(name, sec, ari, ref, limit=None):
 
 def run(N, k, args, log=print):
     from parsimony.spectral import epsilon_critical, sbm
-    from parsimony.spectral.experiments import SKLEARN_SOLVERS, run_method
+    from parsimony.spectral.experiments.csc import SKLEARN_SOLVERS, run_method
     from sklearn.metrics import adjusted_rand_score
 
     eps = args.eps_ratio * epsilon_critical(args.avg_degree, k)

@@ -5,7 +5,8 @@
   :math:`\\lambda_k`;
 - :mod:`~parsimony.spectral.clustering`: :class:`SpectralClustering` and
   :class:`CompressiveSpectralClustering`, and the ``METHODS`` registry (``"sc"``, ``"csc"``);
-- :mod:`~parsimony.spectral.experiments`: the sweeps behind the notebooks.
+- :mod:`~parsimony.spectral.experiments`: the sweeps and claim statistics behind the
+  notebooks (one module per paper).
 """
 
 from parsimony.spectral.clustering import (

@@ -41,12 +41,14 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.utils.validation import validate_data
 
 from parsimony._validation import check_choice, check_float, check_int, check_random_state
 from parsimony.spectral.filters import (
     TorchOperator,
-    _apply,
+    chebyshev_recurrence,
     estimate_lambda_k,
     jackson_chebyshev_coefficients,
 )
@@ -66,7 +68,7 @@ def _seed(rng) -> int:
 
 
 def _check_k(n_clusters, n_nodes) -> int:
-    k = check_int(n_clusters, "n_clusters", low=2)
+    k = check_int(n_clusters, "n_clusters", low=1)
     if k >= n_nodes:
         raise ValueError(f"n_clusters must be < the number of nodes ({n_nodes}), got {k}")
     return k
@@ -76,6 +78,42 @@ def _row_normalize(X):
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return X / norms
+
+
+class _GraphClusteringMixin:
+    """Input checks and tags shared by the two graph estimators (this module only)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = True  # fit(W): an (N, N) affinity, like affinity="precomputed"
+        tags.input_tags.positive_only = True  # edge weights are >= 0
+        tags.input_tags.sparse = True
+        return tags
+
+    def _check_graph(self, W) -> sp.csr_matrix:
+        """``W`` as CSR float64: square, symmetric, finite, non-negative.
+
+        Isolated nodes are accepted: their :math:`D^{-1/2}` is 0, their embedding or feature
+        row is 0 (not normalised), so their label is arbitrary.
+        """
+        W = validate_data(
+            self,
+            W,
+            accept_sparse=("csr", "csc", "coo"),
+            dtype=(np.float64, np.float32),
+            ensure_min_samples=2,
+            ensure_min_features=2,
+            reset=True,
+        )
+        if W.shape[0] != W.shape[1]:
+            raise ValueError(f"W must be a square (N, N) adjacency matrix, got shape {W.shape}")
+        values = W.data if sp.issparse(W) else W
+        if values.size and np.nanmin(values) < 0:
+            raise ValueError(
+                "Negative values in data passed to W: no negative weight allowed "
+                f"(min {np.nanmin(values):.3g})"
+            )
+        return check_adjacency(W, allow_isolated=True)
 
 
 def csc_defaults(n_clusters, n_samples=None, n_signals=None) -> tuple[int, int]:
@@ -93,8 +131,13 @@ def csc_defaults(n_clusters, n_samples=None, n_signals=None) -> tuple[int, int]:
     return n, max(int(d), 1)
 
 
-class SpectralClustering:
+class SpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEstimator):
     r"""Exact spectral clustering on a precomputed affinity graph (Ng, Jordan & Weiss 2002).
+
+    Modelled on scikit-learn's ``SpectralClustering(affinity="precomputed")``: ``fit(W)``
+    takes the (N, N) adjacency (sparse or dense, square, symmetric, non-negative, finite;
+    ``ValueError`` otherwise; an isolated node gets an arbitrary label). Unlike scikit-learn's, the embedding is the row-normalised :math:`U_k`
+    (Ng-Jordan-Weiss), not :math:`D^{-1/2} U_k`, and ``eigsh`` is not shift-inverted.
 
     Parameters
     ----------
@@ -110,6 +153,8 @@ class SpectralClustering:
     Attributes
     ----------
     labels_ : ndarray (N,)
+    n_features_in_ : int
+        :math:`N`, the number of nodes.
     embedding_ : ndarray (N, k)
         Row-normalised :math:`U_k`.
     eigenvalues_ : ndarray (k,)
@@ -134,8 +179,9 @@ class SpectralClustering:
         self.random_state = random_state
 
     def fit(self, W, y=None):
+        """Cluster the nodes of the graph ``W`` (N, N); ``y`` is ignored. Returns ``self``."""
         t0 = time.perf_counter()
-        W = check_adjacency(W)
+        W = self._check_graph(W)
         N = W.shape[0]
         k = _check_k(self.n_clusters, N)
         n_init = check_int(self.n_init, "n_init", low=1)
@@ -154,9 +200,6 @@ class SpectralClustering:
         t3 = time.perf_counter()
         self.timings_ = {"graph": t1 - t0, "eigs": t2 - t1, "kmeans": t3 - t2, "total": t3 - t0}
         return self
-
-    def fit_predict(self, W, y=None):
-        return self.fit(W).labels_
 
 
 def block_cg(apply_A, B, *, precond=None, tol=1e-6, max_iter=100, X0=None, callback=None):
@@ -204,7 +247,7 @@ def block_cg(apply_A, B, *, precond=None, tol=1e-6, max_iter=100, X0=None, callb
         if callback is not None:
             full = np.zeros(B.shape[1])
             full[active] = rel
-            callback(it, X, full)
+            callback({"iteration": it, "residual": float(full.max()), "residuals": full, "X": X})
         if done.all():
             break
         keep = ~done
@@ -216,8 +259,10 @@ def block_cg(apply_A, B, *, precond=None, tol=1e-6, max_iter=100, X0=None, callb
     return X, it
 
 
-class CompressiveSpectralClustering:
+class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEstimator):
     r"""Compressive spectral clustering (Tremblay et al., ICML 2016).
+
+    ``fit(W)`` takes the (N, N) adjacency, as :class:`SpectralClustering` does.
 
     Parameters
     ----------
@@ -244,6 +289,9 @@ class CompressiveSpectralClustering:
         Library of the sparse x dense products of the filters (same products; ``torch``'s
         CSR kernel is faster and follows ``torch.set_num_threads``).
     random_state : int, Generator or None
+    callback : callable, optional
+        ``callback(state)`` after every CG iteration of the interpolation, with the dict of
+        :func:`block_cg` (``iteration``, ``residual``, ...).
     interp_order : int, optional
         Order of the Jackson-Chebyshev high-pass :math:`g` of the interpolation (default
         ``None``: ``poly_order``, as in CSCbox). About 90% of the fit is the interpolation,
@@ -264,6 +312,8 @@ class CompressiveSpectralClustering:
     Attributes
     ----------
     labels_ : ndarray (N,)
+    n_features_in_ : int
+        :math:`N`, the number of nodes.
     lambda_k_ : float
     features_ : ndarray (N, d)
         Row-normalised filtered random signals.
@@ -303,6 +353,7 @@ class CompressiveSpectralClustering:
         random_state=None,
         interp_order=None,
         regularizer="highpass",
+        callback=None,
     ):
         self.n_clusters = n_clusters
         self.n_samples = n_samples
@@ -319,6 +370,7 @@ class CompressiveSpectralClustering:
         self.random_state = random_state
         self.interp_order = interp_order
         self.regularizer = regularizer
+        self.callback = callback
 
     def _validate(self, N):
         k = _check_k(self.n_clusters, N)
@@ -340,17 +392,20 @@ class CompressiveSpectralClustering:
         if self.interp_order is not None:
             check_int(self.interp_order, "interp_order", low=1)
         check_choice(self.regularizer, "regularizer", {"highpass", "laplacian"})
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable or None, got {self.callback!r}")
         dtype = np.dtype(self.dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
         return k, n, d, p, gamma, dtype
 
     def fit(self, W, y=None):
+        """Cluster the nodes of the graph ``W`` (N, N); ``y`` is ignored. Returns ``self``."""
         if self.backend == "torch":
             import torch  # noqa: F401  (imported before the clock starts)
         t = {}
         t0 = time.perf_counter()
-        W = check_adjacency(W)
+        W = self._check_graph(W)
         N = W.shape[0]
         k, n, d, p, gamma, dtype = self._validate(N)
         rng = check_random_state(self.random_state)
@@ -378,7 +433,7 @@ class CompressiveSpectralClustering:
         # 2. features: low-pass filtered random signals
         low = jackson_chebyshev_coefficients((0.0, lam), p)
         R = (rng.standard_normal((N, d)) / np.sqrt(d)).astype(dtype)
-        X = _apply(Lt, R, low)
+        X = chebyshev_recurrence(Lt, R, low)
         sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
         self.features_ = _row_normalize(X)
         tick("features")
@@ -407,13 +462,18 @@ class CompressiveSpectralClustering:
         diag = (mask + gamma)[:, None]
 
         def apply_A(V):
-            out = _apply(Lt, V, high)
+            out = chebyshev_recurrence(Lt, V, high)
             out *= gamma
             out += mask[:, None] * V
             return out
 
         C, self.n_iter_ = block_cg(
-            apply_A, B, precond=lambda V: V / diag, tol=self.tol, max_iter=self.max_iter
+            apply_A,
+            B,
+            precond=lambda V: V / diag,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            callback=self.callback,
         )
         # 6. normalise the columns, argmax
         norms = np.linalg.norm(C, axis=0)
@@ -423,9 +483,6 @@ class CompressiveSpectralClustering:
         t["total"] = clock - t0
         self.timings_ = t
         return self
-
-    def fit_predict(self, W, y=None):
-        return self.fit(W).labels_
 
 
 #: Registry: notebook parameters name methods by these keys.
