@@ -11,6 +11,7 @@ from parsimony.spectral import (
     csc_defaults,
     epsilon_critical,
     sbm,
+    subspace_decode,
 )
 from sklearn.metrics import adjusted_rand_score
 
@@ -231,3 +232,32 @@ def test_csc_bad_interpolation_options(easy, kwargs, match):
     W, _, k = easy
     with pytest.raises((ValueError, TypeError), match=match):
         CompressiveSpectralClustering(k, **kwargs).fit(W)
+
+
+def test_csc_subspace_decoder_agrees_with_sc_and_cg(easy):
+    W, y, k = easy
+    n = round(4 * k * np.log(k))
+    sc = SpectralClustering(k, random_state=0).fit_predict(W)
+    cg = CompressiveSpectralClustering(k, n_samples=n, random_state=0).fit(W)
+    sub = CompressiveSpectralClustering(k, n_samples=n, decoder="subspace", random_state=0).fit(W)
+    assert adjusted_rand_score(sc, sub.labels_) > 0.97
+    assert adjusted_rand_score(cg.labels_, sub.labels_) > 0.97
+    assert sub.n_iter_ == 0 and np.array_equal(sub.sample_labels_, cg.sample_labels_)
+    again = CompressiveSpectralClustering(k, n_samples=n, decoder="subspace", random_state=0)
+    assert np.array_equal(again.fit_predict(W), sub.labels_)
+    with pytest.raises(ValueError, match="decoder"):
+        CompressiveSpectralClustering(k, decoder="gmres").fit(W)
+
+
+def test_subspace_decode_recovers_band_limited_indicators():
+    from parsimony.spectral import jackson_chebyshev_coefficients, normalized_adjacency
+
+    W, y = sbm(400, 4, 20, 0.0, random_state=1)  # 4 disconnected blocks: lambda_1..4 = 0
+    c = jackson_chebyshev_coefficients((0.0, 0.3), 40)
+    sample = np.arange(0, 400, 8)
+    C = subspace_decode(-normalized_adjacency(W), c, sample, y[sample], 4, random_state=0)
+    # the band is spanned by D^1/2 1_block: the least-squares fit is close to the indicators
+    assert np.array_equal(C.argmax(1), y)
+    assert np.abs(C[sample] - np.eye(4)[y[sample]]).mean() < 0.05
+    with pytest.raises(ValueError, match="same length"):
+        subspace_decode(-normalized_adjacency(W), c, sample, y[:3], 4)

@@ -15,6 +15,7 @@ from parsimony.spectral.clustering import (
     SpectralClustering,
     block_cg,
     csc_defaults,
+    subspace_decode,
 )
 from parsimony.spectral.filters import (
     chebyshev_moments,
@@ -51,4 +52,5 @@ __all__ = [
     "normalized_adjacency",
     "polynomial_filter",
     "sbm",
+    "subspace_decode",
 ]

@@ -31,7 +31,9 @@ Differences from CSCbox, all named: CG instead of GMRES (the operator is SPD, so
 solution is the same); the polynomial filters run in float32 by default (``dtype``), with
 ``torch``'s sparse kernel (``backend``);
 the eigencount uses Chebyshev moments (same count, fewer mat-vecs); the variable-density
-decoder is not re-weighted.
+decoder is not re-weighted. An optional decoder of ours (``decoder="subspace"``,
+:func:`subspace_decode`) replaces the CG solve of step 5 by least squares within a
+randomised estimate of the band-limited space.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ __all__ = [
     "SpectralClustering",
     "block_cg",
     "csc_defaults",
+    "subspace_decode",
 ]
 
 
@@ -259,6 +262,62 @@ def block_cg(apply_A, B, *, precond=None, tol=1e-6, max_iter=100, X0=None, callb
     return X, it
 
 
+def subspace_decode(
+    Lt, coeffs, sample, sample_labels, n_clusters, *, oversampling=10, random_state=None
+):
+    r"""Interpolate cluster indicators from sampled nodes within an estimated band-limited space.
+
+    The decoder of Puy, Tremblay, Gribonval & Vandergheynst ("Random sampling of bandlimited
+    signals on graphs", ACHA 2018, eq. 6 with :math:`U_k` known),
+    :math:`\tilde C = U (M U)^{+} C_r`, with the basis :math:`U` of the first :math:`k`
+    eigenvectors replaced by a randomised range finder (Halko, Martinsson & Tropp 2011) of
+    the low-pass :math:`h(L)`: :math:`U = \mathrm{orth}(h(L)\,\Omega)`, :math:`\Omega`
+    Gaussian with :math:`k` + ``oversampling`` columns. **Ours**, not the paper's decoder:
+    one filtering of an :math:`N \times (k + q)` block (``len(coeffs) - 1`` sparse products)
+    instead of (CG iterations) x :math:`p` products of an :math:`N \times k` block.
+
+    Parameters
+    ----------
+    Lt : sparse matrix or TorchOperator
+        The rescaled operator :math:`\tilde L` (see
+        :func:`~parsimony.spectral.filters.rescaled_operator`).
+    coeffs : array
+        Jackson-Chebyshev coefficients of the low-pass :math:`h` on :math:`[0, \hat\lambda_k]`.
+    sample : int array (n,)
+        Sampled nodes; ``sample_labels`` (n,) their labels in ``[0, n_clusters)``.
+
+    Returns
+    -------
+    ndarray (N, n_clusters)
+        The interpolated indicators (columns not normalised).
+
+    Examples
+    --------
+    >>> from parsimony.spectral.graphs import sbm, normalized_adjacency
+    >>> from parsimony.spectral.filters import jackson_chebyshev_coefficients
+    >>> W, y = sbm(300, 2, 20, 0.0, random_state=0)
+    >>> c = jackson_chebyshev_coefficients((0.0, 0.5), 30)
+    >>> C = subspace_decode(-normalized_adjacency(W), c, np.arange(0, 300, 10), y[::10], 2,
+    ...                     random_state=0)
+    >>> bool(np.all(C.argmax(1) == y))
+    True
+    """
+    rng = check_random_state(random_state)
+    k = check_int(n_clusters, "n_clusters", low=1)
+    q = check_int(oversampling, "oversampling", low=0)
+    sample = np.asarray(sample)
+    labels = np.asarray(sample_labels)
+    if sample.shape != labels.shape or sample.ndim != 1:
+        raise ValueError("sample and sample_labels must be 1-D and of the same length")
+    dtype = getattr(Lt, "dtype", np.float64)
+    omega = rng.standard_normal((Lt.shape[0], k + q)).astype(dtype)
+    U = np.linalg.qr(chebyshev_recurrence(Lt, omega, coeffs))[0]
+    B = np.zeros((sample.size, k), dtype=U.dtype)
+    B[np.arange(sample.size), labels] = 1.0
+    theta = np.linalg.lstsq(U[sample], B, rcond=None)[0]
+    return U @ theta
+
+
 class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEstimator):
     r"""Compressive spectral clustering (Tremblay et al., ICML 2016).
 
@@ -308,6 +367,13 @@ class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEst
         The stopping rule is ``tol``: labels are an argmax of the interpolated indicators,
         so a looser ``tol`` (e.g. 1e-3) usually gives the same labels with fewer
         iterations.
+    decoder : {"cg", "subspace"}
+        Step 5. ``"cg"`` (default): the paper's regularised interpolation by block CG.
+        ``"subspace"`` (**ours**): :func:`subspace_decode`, least squares on the sampled
+        nodes within :math:`\mathrm{orth}(h(L)\Omega)`, :math:`k + 10` random columns: one
+        filtering instead of a CG solve (the interpolation is ~90% of the default fit);
+        ``gamma``, ``tol``, ``max_iter``, ``interp_order``, ``regularizer`` and
+        ``callback`` are then unused and ``n_iter_`` is 0.
 
     Attributes
     ----------
@@ -354,6 +420,7 @@ class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEst
         interp_order=None,
         regularizer="highpass",
         callback=None,
+        decoder="cg",
     ):
         self.n_clusters = n_clusters
         self.n_samples = n_samples
@@ -371,6 +438,7 @@ class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEst
         self.interp_order = interp_order
         self.regularizer = regularizer
         self.callback = callback
+        self.decoder = decoder
 
     def _validate(self, N):
         k = _check_k(self.n_clusters, N)
@@ -392,6 +460,7 @@ class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEst
         if self.interp_order is not None:
             check_int(self.interp_order, "interp_order", low=1)
         check_choice(self.regularizer, "regularizer", {"highpass", "laplacian"})
+        check_choice(self.decoder, "decoder", {"cg", "subspace"})
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable or None, got {self.callback!r}")
         dtype = np.dtype(self.dtype)
@@ -449,7 +518,22 @@ class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEst
         km = KMeans(k, n_init=self.n_init, random_state=_seed(rng))
         self.sample_labels_ = km.fit_predict(self.features_[self.sample_].astype(np.float64))
         tick("kmeans")
-        # 5. interpolation of the k indicators: (M^T M + gamma g(L)) C = M^T C_r
+        # 5. interpolation of the k indicators
+        if self.decoder == "subspace":
+            C = subspace_decode(Lt, low, self.sample_, self.sample_labels_, k, random_state=rng)
+            self.n_iter_ = 0
+        else:  # the paper's: (M^T M + gamma g(L)) C = M^T C_r by block CG
+            C, self.n_iter_ = self._decode_cg(Lt, lam, p, gamma, N, k, dtype)
+        # 6. normalise the columns, argmax
+        norms = np.linalg.norm(C, axis=0)
+        norms[norms == 0] = 1.0
+        self.labels_ = np.argmax(C / norms, axis=1)
+        tick("interpolation")
+        t["total"] = clock - t0
+        self.timings_ = t
+        return self
+
+    def _decode_cg(self, Lt, lam, p, gamma, N, k, dtype):
         if self.regularizer == "laplacian":
             high = np.array([2.0, 1.0])  # c0 / 2 + c1 (L - I) = L on the rescaled operator
         else:
@@ -467,7 +551,7 @@ class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEst
             out += mask[:, None] * V
             return out
 
-        C, self.n_iter_ = block_cg(
+        return block_cg(
             apply_A,
             B,
             precond=lambda V: V / diag,
@@ -475,14 +559,6 @@ class CompressiveSpectralClustering(_GraphClusteringMixin, ClusterMixin, BaseEst
             max_iter=self.max_iter,
             callback=self.callback,
         )
-        # 6. normalise the columns, argmax
-        norms = np.linalg.norm(C, axis=0)
-        norms[norms == 0] = 1.0
-        self.labels_ = np.argmax(C / norms, axis=1)
-        tick("interpolation")
-        t["total"] = clock - t0
-        self.timings_ = t
-        return self
 
 
 #: Registry: notebook parameters name methods by these keys.
