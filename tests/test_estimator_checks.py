@@ -13,7 +13,14 @@ def _dictionary():
 
 
 def _spectral():
-    return []
+    from parsimony.spectral import CompressiveSpectralClustering, SpectralClustering
+
+    return [
+        SpectralClustering(n_clusters=2, n_init=2, random_state=0),
+        CompressiveSpectralClustering(
+            n_clusters=2, poly_order=10, n_init=2, max_iter=20, random_state=0
+        ),
+    ]
 
 
 def _sparse():
@@ -32,6 +39,16 @@ ESTIMATORS = [*_dictionary(), *_spectral(), *_sparse(), *_compression()]
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     # dictionary
     # spectral
+    **{
+        name: {
+            check: "check_clustering fits make_blobs points of shape (50, 2) as they are, "
+            "without the kernel that other checks apply for pairwise estimators; fit(W) takes "
+            "an (N, N) adjacency and rejects non-square input, as scikit-learn's "
+            "affinity='precomputed' does"
+            for check in ("check_clustering", "check_clustering(readonly_memmap=True)")
+        }
+        for name in ("SpectralClustering", "CompressiveSpectralClustering")
+    },
     # sparse
     # compression
 }

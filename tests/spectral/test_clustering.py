@@ -11,6 +11,7 @@ from parsimony.spectral import (
     csc_defaults,
     epsilon_critical,
     sbm,
+    subspace_decode,
 )
 from sklearn.metrics import adjusted_rand_score
 
@@ -87,7 +88,6 @@ BAD = {
     "symmetric": sp.csr_matrix(np.array([[0, 1.0, 0], [2.0, 0, 1], [0, 1, 0]])),
     "negative": sp.csr_matrix(np.array([[0, -1.0, 1], [-1.0, 0, 1], [1, 1, 0]])),
     "NaN": sp.csr_matrix(np.array([[0, np.nan, 1], [np.nan, 0, 1], [1, 1, 0]])),
-    "isolated": sp.csr_matrix(np.array([[0, 1.0, 0, 0], [1.0, 0, 0, 0], [0] * 4, [0] * 4])),
 }
 
 
@@ -96,10 +96,63 @@ BAD = {
 def test_bad_graph(cls, what):
     with pytest.raises(ValueError, match=what):
         cls(2).fit(BAD[what])
+    with pytest.raises(ValueError, match=what):
+        cls(2).fit(BAD[what].toarray())
 
 
 @pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
-@pytest.mark.parametrize("k", [1, 40])
+def test_bad_graph_type(cls):
+    W = np.ones((4, 4)) + 1j
+    with pytest.raises(ValueError, match="[Cc]omplex"):
+        cls(2).fit(W)
+    with pytest.raises(ValueError, match="1 sample"):
+        cls(1).fit(np.ones((1, 1)))
+
+
+@pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
+def test_isolated_nodes_are_accepted(easy, cls):
+    W, y, k = easy
+    W = sp.block_diag([W, sp.csr_matrix((3, 3))]).tocsr()  # three isolated nodes at the end
+    est = cls(k, random_state=0).fit(W)
+    assert est.labels_.shape == (W.shape[0],) and est.n_features_in_ == W.shape[0]
+    assert adjusted_rand_score(y, est.labels_[:-3]) > 0.9
+
+
+@pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
+def test_dense_and_sparse_input_agree(easy, cls):
+    W, _, k = easy
+    a = cls(k, random_state=2).fit_predict(W)
+    b = cls(k, random_state=2).fit_predict(W.toarray().astype(np.float32))
+    assert adjusted_rand_score(a, b) > 0.99
+
+
+def test_sklearn_contract_basics(easy):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    W, _, k = easy
+    est = CompressiveSpectralClustering(k, n_samples=30, random_state=0)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+    assert clone(est).get_params() == est.get_params()
+    assert est.__sklearn_tags__().input_tags.pairwise
+    assert est.fit(W) is est
+
+
+def test_csc_callback_protocol(easy):
+    W, _, k = easy
+    seen = []
+    est = CompressiveSpectralClustering(k, random_state=0, callback=seen.append).fit(W)
+    assert [s["iteration"] for s in seen] == list(range(1, est.n_iter_ + 1))
+    assert all({"iteration", "residual"} <= set(s) for s in seen)
+    assert seen[-1]["residual"] < seen[0]["residual"]
+    with pytest.raises(TypeError, match="callback"):
+        CompressiveSpectralClustering(k, callback=3).fit(W)
+
+
+@pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
+@pytest.mark.parametrize("k", [0, 40])
 def test_bad_n_clusters(easy, cls, k):
     W = easy[0][:40, :40] + sp.identity(40)  # 40 nodes, self-loops: no isolated node
     with pytest.raises(ValueError, match="n_clusters"):
@@ -133,7 +186,7 @@ def test_block_cg_callback_sees_decreasing_residuals():
     A = np.diag(np.linspace(1.0, 10.0, 30))
     seen = []
     block_cg(
-        lambda V: A @ V, np.ones((30, 2)), tol=1e-8, callback=lambda i, X, r: seen.append(r.max())
+        lambda V: A @ V, np.ones((30, 2)), tol=1e-8, callback=lambda s: seen.append(s["residual"])
     )
     assert len(seen) >= 2 and seen[-1] <= 1e-8 and seen[-1] < seen[0]
 
@@ -179,3 +232,32 @@ def test_csc_bad_interpolation_options(easy, kwargs, match):
     W, _, k = easy
     with pytest.raises((ValueError, TypeError), match=match):
         CompressiveSpectralClustering(k, **kwargs).fit(W)
+
+
+def test_csc_subspace_decoder_agrees_with_sc_and_cg(easy):
+    W, y, k = easy
+    n = round(4 * k * np.log(k))
+    sc = SpectralClustering(k, random_state=0).fit_predict(W)
+    cg = CompressiveSpectralClustering(k, n_samples=n, random_state=0).fit(W)
+    sub = CompressiveSpectralClustering(k, n_samples=n, decoder="subspace", random_state=0).fit(W)
+    assert adjusted_rand_score(sc, sub.labels_) > 0.97
+    assert adjusted_rand_score(cg.labels_, sub.labels_) > 0.97
+    assert sub.n_iter_ == 0 and np.array_equal(sub.sample_labels_, cg.sample_labels_)
+    again = CompressiveSpectralClustering(k, n_samples=n, decoder="subspace", random_state=0)
+    assert np.array_equal(again.fit_predict(W), sub.labels_)
+    with pytest.raises(ValueError, match="decoder"):
+        CompressiveSpectralClustering(k, decoder="gmres").fit(W)
+
+
+def test_subspace_decode_recovers_band_limited_indicators():
+    from parsimony.spectral import jackson_chebyshev_coefficients, normalized_adjacency
+
+    W, y = sbm(400, 4, 20, 0.0, random_state=1)  # 4 disconnected blocks: lambda_1..4 = 0
+    c = jackson_chebyshev_coefficients((0.0, 0.3), 40)
+    sample = np.arange(0, 400, 8)
+    C = subspace_decode(-normalized_adjacency(W), c, sample, y[sample], 4, random_state=0)
+    # the band is spanned by D^1/2 1_block: the least-squares fit is close to the indicators
+    assert np.array_equal(C.argmax(1), y)
+    assert np.abs(C[sample] - np.eye(4)[y[sample]]).mean() < 0.05
+    with pytest.raises(ValueError, match="same length"):
+        subspace_decode(-normalized_adjacency(W), c, sample, y[:3], 4)

@@ -5,7 +5,8 @@
   :math:`\\lambda_k`;
 - :mod:`~parsimony.spectral.clustering`: :class:`SpectralClustering` and
   :class:`CompressiveSpectralClustering`, and the ``METHODS`` registry (``"sc"``, ``"csc"``);
-- :mod:`~parsimony.spectral.experiments`: the sweeps behind the notebooks.
+- :mod:`~parsimony.spectral.experiments`: the sweeps and claim statistics behind the
+  notebooks (one module per paper).
 """
 
 from parsimony.spectral.clustering import (
@@ -14,6 +15,7 @@ from parsimony.spectral.clustering import (
     SpectralClustering,
     block_cg,
     csc_defaults,
+    subspace_decode,
 )
 from parsimony.spectral.filters import (
     chebyshev_moments,
@@ -50,4 +52,5 @@ __all__ = [
     "normalized_adjacency",
     "polynomial_filter",
     "sbm",
+    "subspace_decode",
 ]

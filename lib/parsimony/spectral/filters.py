@@ -45,7 +45,9 @@ from scipy.linalg import blas
 from parsimony._validation import check_float, check_int, check_random_state
 
 __all__ = [
+    "TorchOperator",
     "chebyshev_moments",
+    "chebyshev_recurrence",
     "eigencount",
     "estimate_lambda_k",
     "filter_response",
@@ -167,8 +169,20 @@ def _apply_torch(op, X, c):
     return out.numpy()
 
 
-def _apply(Lt, X, coeffs):
-    """Three-term recurrence on a rescaled operator (sparse x dense block, BLAS axpy)."""
+def chebyshev_recurrence(Lt, X, coeffs) -> np.ndarray:
+    r""":math:`\frac{c_0}{2} X + \sum_i c_i T_i(\tilde L) X` on an already rescaled operator.
+
+    The three-term recurrence of :func:`polynomial_filter` without the rescaling and the
+    checks: ``Lt`` is :math:`\tilde L` (a CSR matrix of ``X``'s dtype, see
+    :func:`rescaled_operator`, or a :class:`TorchOperator`), ``X`` an (N, m) float block.
+    For the inner loops of the estimators, which filter many blocks with one operator.
+
+    Examples
+    --------
+    >>> Lt = rescaled_operator(sp.csr_matrix(np.diag([0.0, 1.0, 2.0])))
+    >>> chebyshev_recurrence(Lt, np.eye(3), [2.0, 1.0]).tolist()  # 1 + (L - I) = L
+    [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0]]
+    """
     c = [float(v) for v in np.asarray(coeffs, dtype=np.float64)]  # weak scalars: keep X's dtype
     if isinstance(Lt, TorchOperator):
         return _apply_torch(Lt, X, c)
@@ -213,7 +227,7 @@ def polynomial_filter(L, X, coeffs, lmin=0.0, lmax=2.0) -> np.ndarray:
     if X.shape[0] != L.shape[0]:
         raise ValueError(f"X must have {L.shape[0]} rows (one per node), got shape {X.shape}")
     Lt = rescaled_operator(L, lmin, lmax, dtype=X.dtype)
-    return _apply(Lt, X, coeffs)
+    return chebyshev_recurrence(Lt, X, coeffs)
 
 
 def chebyshev_moments(Lt, S, order) -> np.ndarray:
