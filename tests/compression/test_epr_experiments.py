@@ -9,6 +9,8 @@ from parsimony.compression.experiments.epr import (
     epr_run,
     matched_gaps,
     mean_curve,
+    non_increasing,
+    rate_sweep,
     threshold_point,
 )
 from parsimony.nn import build_model, train
@@ -82,3 +84,18 @@ def test_runs_share_the_fine_tuning_budget_and_measure_the_rebuilt_network():
     assert coding_margin(e["streams"]) <= 0
     with pytest.raises(ValueError, match="lam"):
         epr_run(net, -1.0, data, data)
+
+
+def test_rate_sweep_gives_every_arm_the_same_fine_tuning_per_seed():
+    data = _data()
+    rows, floats = rate_sweep(
+        lambda rs: build_model("mlp", in_features=12, n_classes=3, hidden=[16], random_state=rs),
+        data, data, lams=[1.0], relative_steps=[1.0], seeds=[0, 1],
+        float_fit={"epochs": 1, "lr": 1e-2, "batch_size": 64},
+        fine_tune={"epochs": 1, "lr": 3e-3, "batch_size": 64}, ptq=True,
+    )  # fmt: skip
+    assert [f["seed"] for f in floats] == [0, 1]
+    assert [(r["method"], r["seed"]) for r in rows] == [
+        (m, s) for s in (0, 1) for m in ("epr", "quantize_then_code", "quantize_then_code_ptq")
+    ]
+    assert non_increasing([3, 2, 2.5], 0.5) and not non_increasing([3, 4])

@@ -189,3 +189,46 @@ def threshold_point(curve, float_accuracy: float, min_ratio: float) -> dict | No
         return None
     best = max(ok, key=lambda p: p["accuracy"])
     return {**best, "drop": float(float_accuracy) - best["accuracy"]}
+
+
+def rate_sweep(build, train_data, test_data, *, lams, relative_steps, seeds, float_fit,
+               fine_tune=None, ptq=False) -> tuple[list[dict], list[dict]]:  # fmt: skip
+    """Every arm of the figure for every seed: ``(rows, float_rows)``.
+
+    For each seed, ``build(random_state)`` gives the float network, trained with
+    ``float_fit`` (:func:`parsimony.nn.train` keywords); from it, :func:`epr_run` at every
+    ``lam`` and :func:`baseline_run` at every relative step, both with ``fine_tune``
+    (default :data:`FINE_TUNE`: the same epochs, learning rate, batches and seed), plus
+    the post-training baseline (no fine-tuning) when ``ptq``. ``float_rows`` hold the
+    float network's accuracy, packed size and float32 size per seed.
+    """
+    from parsimony.nn import evaluate, train
+
+    fine_tune = {k: v for k, v in (fine_tune or FINE_TUNE).items() if k != "schedule"}
+    rows, floats = [], []
+    for seed in seeds:
+        rs = check_int(seed, "seed", low=0)
+        net = build(rs)
+        train(net, train_data, random_state=rs, progress=False, **float_fit)
+        rep = size_report(net)
+        floats.append({"seed": rs, "accuracy": evaluate(net, test_data)["accuracy"],
+                       "bytes": rep.total_bytes, "float32_bytes": rep.float32_bytes})  # fmt: skip
+        for lam in lams:
+            rows.append(epr_run(net, lam, train_data, test_data, random_state=rs, **fine_tune))
+        for c in relative_steps:
+            rows.append(baseline_run(net, c, train_data, test_data, random_state=rs, **fine_tune))
+            if ptq:
+                rows.append(baseline_run(net, c, train_data, test_data, random_state=rs, epochs=0))
+    return rows, floats
+
+
+def non_increasing(values, tolerance: float = 0.0) -> bool:
+    """Whether no value rises above its predecessor by more than ``tolerance``.
+
+    Examples
+    --------
+    >>> non_increasing([10, 8, 8.5], 1.0), non_increasing([10, 12])
+    (True, False)
+    """
+    tolerance = check_float(tolerance, "tolerance", low=0.0)
+    return bool(np.all(np.diff(np.asarray(values, np.float64)) <= tolerance))
