@@ -8,15 +8,16 @@ from parsimony.compression.entropy import (
     EPRLayer,
     LogisticMixtureDensity,
     UniformCodedLayer,
-    accuracy_at_size,
     coding_report,
     decode_symbols,
     encode_symbols,
     epr_model,
     epr_penalty,
     kernel_basis,
+    layer_steps,
     logistic_mixture_pmf,
     quantize_then_code,
+    uniform_fake_quantize,
 )
 from parsimony.nn import build_model, train
 from torch import nn
@@ -30,7 +31,7 @@ def _data(n=256, d=12, seed=0):
 
 
 def _mlp():
-    return build_model("mlp", in_features=12, n_classes=3, hidden=[32], seed=0)
+    return build_model("mlp", in_features=12, n_classes=3, hidden=[32], random_state=0)
 
 
 def _perturb(model, seed=0):
@@ -80,7 +81,7 @@ def test_dct_kernel_basis_is_orthonormal():
     ],
 )
 def test_pack_is_lossless_and_rebuilds_the_rounded_network(arch, kwargs, x):
-    model = _perturb(epr_model(build_model(arch, kwargs, seed=0)))
+    model = _perturb(epr_model(build_model(arch, kwargs, random_state=0)))
     blob = pack(model)
     rebuilt = unpack(blob)
     assert torch.equal(rebuilt(x), model.eval()(x))
@@ -108,12 +109,12 @@ def test_size_decreases_as_lambda_grows_and_training_is_deterministic():
     sizes = []
     for lam in (0.0, 2.0, 20.0):
         model = epr_model(_mlp())
-        train(model, (X, y), epochs=8, lr=3e-3, batch_size=64, seed=1, progress=False,
+        train(model, (X, y), epochs=8, lr=3e-3, batch_size=64, random_state=1, progress=False,
               penalty=epr_penalty(lam, model))  # fmt: skip
         sizes.append(len(pack(model)))
     assert sizes[0] > sizes[1] > sizes[2]
     again = epr_model(_mlp())
-    train(again, (X, y), epochs=8, lr=3e-3, batch_size=64, seed=1, progress=False,
+    train(again, (X, y), epochs=8, lr=3e-3, batch_size=64, random_state=1, progress=False,
           penalty=epr_penalty(20.0, again))  # fmt: skip
     assert len(pack(again)) == sizes[2]
 
@@ -150,10 +151,31 @@ def test_quantize_then_code_is_uniform_rounding_and_lossless():
         quantize_then_code(model, 0.0)
 
 
-def test_accuracy_at_size_interpolates_in_log_size_and_never_extrapolates():
-    assert accuracy_at_size([100, 1000], [0.5, 0.9], 1000) == pytest.approx(0.9)
-    assert np.isnan(accuracy_at_size([100, 1000], [0.5, 0.9], 50))
-    assert accuracy_at_size([100, 1000, 10000], [0.5, 0.9, 0.8], 5000) == pytest.approx(0.9)
+def test_per_layer_steps_and_fake_quantization_store_exactly_the_rounded_values():
+    model = _mlp()
+    steps = layer_steps(model, 0.5)
+    assert sorted(steps) == ["layers.0", "layers.2"]
+    for name, step in steps.items():
+        w = model.get_submodule(name).weight.detach()
+        assert step == pytest.approx(0.5 * float(w.std()))
+    q = quantize_then_code(model, steps)
+    assert q.layers[0].step == pytest.approx(steps["layers.0"])
+    assert q.layers[2].step == pytest.approx(steps["layers.2"])
+    fake = uniform_fake_quantize(model, steps)
+    x = torch.randn(5, 12)
+    assert torch.allclose(fake(x), q(x), atol=1e-6)
+    w = fake.layers[0].weight  # rounded forward, identity gradient
+    assert torch.allclose(w / steps["layers.0"], torch.round(w / steps["layers.0"]), atol=1e-4)
+    X, y = _data()
+    train(fake, (X, y), epochs=2, lr=1e-2, batch_size=64, random_state=0, progress=False)
+    moved = fake.layers[0].parametrizations.weight.original
+    assert not torch.equal(moved, model.layers[0].weight)  # the float weights were trained
+    q2 = quantize_then_code(fake, steps)
+    assert torch.allclose(unpack(pack(q2))(x), fake(x), atol=1e-5)
+    with pytest.raises(ValueError, match="layers"):
+        quantize_then_code(model, {"layers.0": 0.1})
+    with pytest.raises(ValueError, match="relative_step"):
+        layer_steps(model, -1.0)
 
 
 def test_registered_as_method_epr_and_packed_by_the_core():

@@ -9,22 +9,20 @@ from parsimony.compression import pack, size_report, unpack
 from parsimony.compression.hashing import (
     HashedLayer,
     SMHLayer,
-    budget_model,
+    SMHPool,
     fanout_scale,
     hash_indices,
     hashednets_model,
-    narrow_width,
     pool_shape,
     smh_model,
     split_budget,
-    stored_values,
 )
 from parsimony.nn import build_model
 from torch import nn
 
 
 def _mlp(seed=0, hidden=(64, 64)):
-    return build_model("mlp", in_features=20, n_classes=5, hidden=list(hidden), seed=seed)
+    return build_model("mlp", in_features=20, n_classes=5, hidden=list(hidden), random_state=seed)
 
 
 def _smh_layers(model):
@@ -45,11 +43,11 @@ def test_trainable_count_is_2mr_and_within_budget(pool, fraction):
     scalars = sum(1 for _, m in _smh_layers(small) if m.scalar is not None)
     assert info["n_trainable"] == pool_params + scalars == pool_params + 3
     biases = 64 + 64 + 5
-    assert stored_values(small) == info["n_trainable"] + biases
+    assert sum(p.numel() for p in small.parameters()) == info["n_trainable"] + biases
 
 
 def test_slices_tile_the_virtual_vector_and_are_stable_across_rebuilds():
-    a, b = smh_model(_mlp(0), 0.2, seed=3), smh_model(_mlp(1), 0.2, seed=3)
+    a, b = smh_model(_mlp(0), 0.2, random_state=3), smh_model(_mlp(1), 0.2, random_state=3)
     offsets = sorted(a.smh_info_["offsets"].values())
     pos = 0
     for start, numel in offsets:
@@ -101,7 +99,7 @@ def test_unsupported_module_type_raises():
 
 def test_gradient_of_u_matches_finite_differences():
     torch.manual_seed(0)
-    net = build_model("mlp", in_features=6, n_classes=3, hidden=[8], seed=0)
+    net = build_model("mlp", in_features=6, n_classes=3, hidden=[8], random_state=0)
     small = smh_model(net, 0.5).double()
     pool = _smh_layers(small)[0][1].pool
     x = torch.randn(5, 6, dtype=torch.float64)
@@ -123,14 +121,14 @@ def test_gradient_of_u_matches_finite_differences():
 
 
 def test_initial_std_matches_fanout_target():
-    net = build_model("mlp", in_features=40, n_classes=10, hidden=[256, 256], seed=0)
+    net = build_model("mlp", in_features=40, n_classes=10, hidden=[256, 256], random_state=0)
     for pool in ("matmul", "kron"):
-        small = smh_model(net, 0.1, pool=pool, seed=1)
+        small = smh_model(net, 0.1, pool=pool, random_state=1)
         for name, layer in _smh_layers(small):
             target = fanout_scale(layer.spec)
             std = float(layer.weight.detach().std())
             assert abs(std / target - 1) < 0.2, (pool, name, std, target)
-    conv = build_model("cnn", input_shape=[8, 8], channels=[16, 32], seed=0)
+    conv = build_model("cnn", input_shape=[8, 8], channels=[16, 32], random_state=0)
     small = smh_model(conv, 0.2)
     layer = dict(_smh_layers(small))["features.4"]
     assert math.isclose(fanout_scale(layer.spec), math.sqrt(2 / (9 * 32)))
@@ -158,7 +156,7 @@ def test_pack_round_trip_is_exact_and_counts_pool_scalars_and_biases(kwargs):
 
 
 def test_smh_on_a_conv_net_packs_and_keeps_batchnorm_float():
-    conv = build_model("cnn", input_shape=[8, 8], channels=[4, 8], seed=0)
+    conv = build_model("cnn", input_shape=[8, 8], channels=[4, 8], random_state=0)
     small = smh_model(conv, 0.3)
     blob = pack(small)
     x = torch.randn(3, 64)
@@ -178,7 +176,7 @@ def test_hashednets_is_a_seeded_random_hash_with_signs():
 
 def test_hashednets_budget_pack_and_weights():
     net = _mlp()
-    h = hashednets_model(net, budget=500, seed=4)
+    h = hashednets_model(net, budget=500, random_state=4)
     layers = [m for m in h.modules() if isinstance(m, HashedLayer)]
     assert sum(m.buckets.numel() for m in layers) <= 500
     lay = layers[1]
@@ -189,30 +187,33 @@ def test_hashednets_budget_pack_and_weights():
     assert size_report(h).by_kind["seed"] == 8 * len(layers)
 
 
-def test_split_budget_and_narrow_width():
+def test_split_budget_is_proportional_and_within_budget():
     assert sum(split_budget([10, 1000, 5], 100)) <= 100
     assert min(split_budget([10, 1000, 5], 100)) >= 1
-    for budget in [500, 5000, 50000]:
-        h = narrow_width(40, 10, 2, budget)
-        count = lambda w: 40 * w + w + w * w + w + w * 10 + 10  # noqa: E731
-        assert count(h) <= budget < count(h + 1)
+    assert split_budget([100, 300], 40) == [10, 30]
+    with pytest.raises(ValueError, match="budget"):
+        split_budget([10, 20, 30], 2)
 
 
-def test_equal_budget_arms_match_smh_stored_values():
-    base = build_model("mlp", in_features=40, n_classes=10, hidden=[128, 128], seed=0)
-    smh = stored_values(budget_model(base, "smh", 0.1))
-    hashed = stored_values(budget_model(base, "hashednets", 0.1))
-    narrow = stored_values(budget_model(base, "narrow", 0.1))
-    assert hashed <= smh and smh - hashed < 10
-    assert narrow <= smh and smh - narrow < 2 * 128
-    with pytest.raises(ValueError, match="arm"):
-        budget_model(base, "nope", 0.1)
+def test_seed_is_a_deprecated_alias_of_random_state():
+    net = _mlp()
+    with pytest.warns(FutureWarning, match="random_state"):
+        old = smh_model(net, 0.2, seed=5)
+    assert pack(old) == pack(smh_model(net, 0.2, random_state=5))
+    with pytest.warns(FutureWarning, match="random_state"):
+        old = hashednets_model(net, 0.2, seed=5)
+    assert pack(old) == pack(hashednets_model(net, 0.2, random_state=5))
+    with pytest.warns(FutureWarning, match="random_state"):
+        pool = SMHPool("matmul", 8, 2, seed=3)
+    assert torch.equal(pool.U, SMHPool("matmul", 8, 2, random_state=3).U)
+    with pytest.raises(ValueError, match="random_state"):
+        smh_model(net, 0.2, random_state=-1)
 
 
 def test_smh_model_is_deterministic_and_leaves_the_input_alone():
     net = _mlp()
     before = [p.clone() for p in net.parameters()]
-    a, b = smh_model(net, 0.2, seed=5), smh_model(net, 0.2, seed=5)
+    a, b = smh_model(net, 0.2, random_state=5), smh_model(net, 0.2, random_state=5)
     assert pack(a) == pack(b)
     assert all(torch.equal(p, q) for p, q in zip(before, net.parameters(), strict=True))
 
@@ -225,18 +226,3 @@ def test_registered_as_method_smh_and_packed_by_the_core():
     y = (X[:, 0] > 0).astype(np.int64)
     small = compress_model(_mlp(), "smh", (X, y), fraction=0.2, epochs=1)
     assert torch.equal(unpack(pack(small))(torch.as_tensor(X)), small(torch.as_tensor(X)))
-
-
-def test_low_rank_baseline_keeps_the_head_dense_and_fits_the_budget():
-    from parsimony.compression.hashing import low_rank_budget_model
-    from parsimony.compression.lowrank import LowRankLayer
-
-    base = build_model("mlp", in_features=40, n_classes=10, hidden=[128, 128], seed=0)
-    kernels = 40 * 128 + 128 * 128 + 128 * 10
-    low = low_rank_budget_model(base, 0.25)
-    assert isinstance(low.layers[0], LowRankLayer) and isinstance(low.layers[4], nn.Linear)
-    weights = sum(m.weight.numel() for m in (low.layers[0][0], low.layers[0][1], low.layers[2][0],
-                                             low.layers[2][1], low.layers[4]))  # fmt: skip
-    assert weights <= 0.25 * kernels
-    x = torch.randn(3, 40)
-    assert torch.equal(unpack(pack(low))(x), low.eval()(x))

@@ -76,6 +76,23 @@ from parsimony.compression.datafree import (
     distill,
     quantize_wa,
 )
+from parsimony.compression.entropy import (
+    EPRLayer,
+    UniformCodedLayer,
+    epr_model,
+    epr_penalty,
+    layer_steps,
+    quantize_then_code,
+    uniform_fake_quantize,
+)
+from parsimony.compression.hashing import (
+    HashedLayer,
+    SMHLayer,
+    SMHPool,
+    hashednets_model,
+    pool_shape,
+    smh_model,
+)
 from parsimony.compression.kmeans import KMeansResult, assign, kmeans
 from parsimony.compression.layers import (
     WEIGHT_LAYERS,
@@ -184,4 +201,17 @@ __all__ = [
     "unpack_arrays",
     "unpack_bits",
     "weight_shape",
+    "EPRLayer",
+    "UniformCodedLayer",
+    "epr_model",
+    "epr_penalty",
+    "layer_steps",
+    "quantize_then_code",
+    "uniform_fake_quantize",
+    "HashedLayer",
+    "SMHLayer",
+    "SMHPool",
+    "hashednets_model",
+    "pool_shape",
+    "smh_model",
 ]

@@ -43,7 +43,11 @@ density parameters, the decoders and the header (shapes, support bounds). The de
 network is :math:`\theta(\mathrm{decode}(\text{bytes}))`, equal to the trained network
 with rounded latents. :func:`quantize_then_code` is the baseline: float training, uniform
 scalar quantization with step :math:`\Delta`, the same coder with an empirical pmf (stored
-as counts).
+as counts), with one step per layer (:func:`layer_steps`) and optional quantization-aware
+fine-tuning (:func:`uniform_fake_quantize`).
+
+The rate/accuracy sweep, the fine-tuning protocol shared by EPR and the baseline and the
+claim statistics live in :mod:`parsimony.compression.experiments.epr`.
 """
 
 from __future__ import annotations
@@ -61,13 +65,11 @@ from parsimony.compression.layers import (
     CompressedLayer,
     apply_layer,
     layer_spec,
-    select_layers,
+    select_kernel_layers,
     set_module,
     weight_shape,
 )
 from parsimony.compression.packing import register_compressed
-
-_EPR_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 
 # --------------------------------------------------------------------------- coding
@@ -409,18 +411,8 @@ def epr_model(model: nn.Module, *, layers=None, exclude=None, latent_std: float 
     >>> bool(torch.equal(unpack(pack(net))(x), net.eval()(x)))
     True
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     latent_std = check_float(latent_std, "latent_std", low=0.0, low_inclusive=False)
-    chosen = select_layers(model, layers, exclude)
-    for name, mod in chosen:
-        if not isinstance(mod, _EPR_TYPES):
-            raise TypeError(
-                f"epr handles Linear and Conv1d/Conv2d layers; layer {name!r} is a "
-                f"{type(mod).__name__} (exclude it)"
-            )
-    if not chosen:
-        raise ValueError("model has no Linear or convolution layer for epr")
+    chosen = select_kernel_layers(model, layers, exclude, method="epr")
     out = copy.deepcopy(model).cpu()
     for name, mod in chosen:
         set_module(
@@ -574,99 +566,87 @@ class UniformCodedLayer(CompressedLayer):
         return cls(meta["spec"], out["weight"], out.get("bias"), step)
 
 
-def quantize_then_code(model: nn.Module, step: float, *, layers=None, exclude=None) -> nn.Module:
-    """Baseline: every weight and bias of the selected layers rounded to multiples of ``step``.
-
-    Packs (with :func:`pack`) into ANS-coded integers under an empirical pmf per tensor.
-    """
-    step = check_float(step, "step", low=0.0, low_inclusive=False)
-    chosen = select_layers(model, layers, exclude)
-    out = copy.deepcopy(model).cpu()
-    for name, mod in chosen:
-        if not isinstance(mod, _EPR_TYPES):
-            raise TypeError(f"layer {name!r} is a {type(mod).__name__}: exclude it")
-        w = torch.round(mod.weight.detach().cpu() / np.float32(step))
-        b = (
-            torch.round(mod.bias.detach().cpu() / np.float32(step))
-            if mod.bias is not None
-            else None
-        )
-        set_module(out, name, UniformCodedLayer(layer_spec(mod, name), w, b, step))
-    return out
-
-
-# ----------------------------------------------------------------- experiments
-def epr_run(float_model: nn.Module, lam: float, train_data, test_data, *, seed: int = 0,
-            epochs: int = 40, lr: float = 3e-3, batch_size: int = 128,
-            n_components: int = 3) -> dict:  # fmt: skip
-    """EPR from a trained float model at rate weight ``lam``: train, pack, unpack, measure.
-
-    The row holds the accuracy of the rounded-latent network and of the network rebuilt
-    from the bytes, the packed size and its breakdown, the ideal size under the learned
-    densities, the coded streams (``streams``) and the ratio against float32.
-    """
-    from parsimony.compression.packing import pack, size_report, unpack
-    from parsimony.nn import evaluate, train
-
-    lam = _check_lambda(lam)
-    model = epr_model(float_model, n_components=n_components)
-    train(model, train_data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-          progress=False, penalty=epr_penalty(lam, model), schedule="cosine")  # fmt: skip
-    blob = pack(model)
-    rebuilt = unpack(blob)
-    report = size_report(model)
-    streams = coding_report(model)
-    X = torch.as_tensor(np.asarray(test_data[0]), dtype=torch.float32)
-    return {
-        "method": "epr",
-        "lam": lam,
-        "seed": seed,
-        "bytes": len(blob),
-        "ratio_fp32": report.ratio_fp32,
-        "accuracy": evaluate(model, test_data)["accuracy"],
-        "accuracy_unpacked": evaluate(rebuilt, test_data)["accuracy"],
-        "outputs_equal": bool(torch.equal(rebuilt(X), model.eval()(X))),
-        "estimate_bytes": sum(s["estimate_bytes"] for s in streams),
-        **{f"bytes_{k}": v for k, v in report.by_kind.items()},
-        "streams": streams,
-    }
-
-
-def baseline_run(float_model: nn.Module, step: float, test_data) -> dict:
-    """Float -> uniform quantization with ``step`` -> the same ANS coder (empirical pmf)."""
-    from parsimony.compression.packing import pack, size_report, unpack
-    from parsimony.nn import evaluate
-
-    q = quantize_then_code(float_model, step)
-    blob = pack(q)
-    report = size_report(q)
-    return {
-        "method": "quantize_then_code",
-        "step": step,
-        "bytes": len(blob),
-        "ratio_fp32": report.ratio_fp32,
-        "accuracy": evaluate(q, test_data)["accuracy"],
-        "accuracy_unpacked": evaluate(unpack(blob), test_data)["accuracy"],
-        **{f"bytes_{k}": v for k, v in report.by_kind.items()},
-    }
-
-
-def accuracy_at_size(sizes, accuracies, at: float) -> float:
-    """Best accuracy reachable at ``at`` bytes on a size-accuracy curve (linear in log-size).
-
-    The curve is made monotone first (a larger model may always be replaced by a smaller,
-    more accurate one); below its smallest size the curve's smallest point's accuracy is
-    *not* extrapolated: NaN is returned.
+def layer_steps(model: nn.Module, relative_step: float, *, layers=None, exclude=None) -> dict:
+    """Per-layer quantization steps: ``relative_step * std(W_l)`` for each selected layer.
 
     Examples
     --------
-    >>> accuracy_at_size([1000, 4000], [0.5, 0.9], 2000)
-    0.7
+    >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> sorted(layer_steps(net, 0.5))
+    ['0', '2']
     """
-    s = np.asarray(sizes, np.float64)
-    a = np.asarray(accuracies, np.float64)
-    order = np.argsort(s)
-    s, a = s[order], np.maximum.accumulate(a[order])
-    if at < s[0]:
-        return float("nan")
-    return float(np.interp(np.log(at), np.log(s), a))
+    relative_step = check_float(relative_step, "relative_step", low=0.0, low_inclusive=False)
+    chosen = select_kernel_layers(model, layers, exclude, method="quantize_then_code")
+    out = {}
+    for name, mod in chosen:
+        w = mod.weight.detach().to(torch.float32)
+        std = float(w.std()) if w.numel() > 1 else float(w.abs().max())
+        out[name] = relative_step * max(std, 1e-8)
+    return out
+
+
+def _steps_for(chosen, step) -> dict:
+    if isinstance(step, dict):
+        missing = sorted({n for n, _ in chosen} - set(step))
+        if missing:
+            raise ValueError(f"step has no value for the layers {missing}")
+        steps = {n: step[n] for n, _ in chosen}
+    else:
+        steps = {n: step for n, _ in chosen}
+    return {n: check_float(v, "step", low=0.0, low_inclusive=False) for n, v in steps.items()}
+
+
+class RoundToStep(nn.Module):
+    """Parametrization ``w -> step * round(w / step)`` with a straight-through gradient."""
+
+    def __init__(self, step: float):
+        super().__init__()
+        self.step = float(np.float32(check_float(step, "step", low=0.0, low_inclusive=False)))
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return w + (torch.round(w / self.step) * self.step - w).detach()
+
+
+def uniform_fake_quantize(model: nn.Module, step, *, layers=None, exclude=None) -> nn.Module:
+    """A copy of ``model`` whose selected weights and biases are rounded to multiples of their
+    layer's step in every forward (straight-through gradient): quantization-aware
+    fine-tuning of the quantize-then-code baseline.
+
+    ``step`` is a float or ``{layer name: step}`` (e.g. :func:`layer_steps`). The copy stays
+    an ordinary module (``torch.nn.utils.parametrize``); after training,
+    :func:`quantize_then_code` with the same steps stores exactly the rounded values.
+    """
+    from torch.nn.utils import parametrize
+
+    chosen = select_kernel_layers(model, layers, exclude, method="quantize_then_code")
+    steps = _steps_for(chosen, step)
+    out = copy.deepcopy(model).cpu()
+    for name, _ in chosen:
+        mod = out.get_submodule(name)
+        for attr in ("weight", "bias"):
+            if getattr(mod, attr) is not None:
+                parametrize.register_parametrization(mod, attr, RoundToStep(steps[name]))
+    return out
+
+
+def quantize_then_code(model: nn.Module, step, *, layers=None, exclude=None) -> nn.Module:
+    """Baseline: every weight and bias of the selected layers rounded to multiples of ``step``.
+
+    ``step`` is one float for every layer or ``{layer name: step}`` (per-layer steps, e.g.
+    :func:`layer_steps`). Packs (with :func:`pack`) into ANS-coded integers under an
+    empirical pmf per tensor.
+
+    Raises
+    ------
+    ValueError
+        A step that is not positive, or a layer without a step.
+    """
+    chosen = select_kernel_layers(model, layers, exclude, method="quantize_then_code")
+    steps = _steps_for(chosen, step)
+    out = copy.deepcopy(model).cpu()
+    for name, mod in chosen:
+        s = np.float32(steps[name])
+        w = torch.round(mod.weight.detach().cpu() / s)
+        b = torch.round(mod.bias.detach().cpu() / s) if mod.bias is not None else None
+        set_module(out, name, UniformCodedLayer(layer_spec(mod, name), w, b, float(s)))
+    return out

@@ -41,12 +41,16 @@ in the JSON header, a few bytes).
 :math:`w`; entry :math:`(i, j)` of its weight is :math:`\xi(i, j)\, w_{h(i, j)}` with a
 random index hash :math:`h` (uniform over the buckets) and a random sign hash :math:`\xi`,
 both drawn from ``torch.Generator`` seeds that are stored (two integers per layer).
+
+The budget comparison (narrow and low-rank baselines, training sweeps, claim statistics)
+lives in :mod:`parsimony.compression.experiments.smh`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -56,14 +60,25 @@ from parsimony._validation import check_choice, check_float, check_int
 from parsimony.compression.layers import (
     CompressedLayer,
     layer_spec,
-    select_layers,
+    select_kernel_layers,
     set_module,
     weight_shape,
 )
 from parsimony.compression.packing import register_compressed
 
 POOLS = ("matmul", "kron")
-_HASH_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+_UNSET = object()
+
+
+def _random_state(random_state, seed, where: str) -> int:
+    """``random_state``, or the deprecated alias ``seed`` (with a FutureWarning)."""
+    if seed is not _UNSET:
+        warnings.warn(
+            f"{where}(seed=) is deprecated: use random_state=", FutureWarning, stacklevel=3
+        )
+        random_state = seed
+    return check_int(random_state, "random_state", low=0)
 
 
 def _check_fraction(fraction) -> float:
@@ -136,15 +151,17 @@ class SMHPool(nn.Module):
         Side of the square product (``m**2 >= N``; for ``"kron"``, ``m = d**2``).
     r : int
         Inner dimension (``"matmul"``) or number of Kronecker terms (``"kron"``).
+    random_state : int
+        Seed of the initialisation (its own generator; the global state is untouched).
     seed : int
-        Seed of the initialisation (a forked generator; the global state is untouched).
+        Deprecated alias of ``random_state``, kept for one release.
     """
 
-    def __init__(self, pool: str, m: int, r: int, seed: int = 0):
+    def __init__(self, pool: str, m: int, r: int, random_state: int = 0, *, seed=_UNSET):
         super().__init__()
         check_choice(pool, "pool", POOLS)
         self.pool, self.m, self.r = pool, int(m), int(r)
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(_random_state(random_state, seed, "SMHPool"))
         if pool == "matmul":
             sigma = (1.0 / math.sqrt(r)) ** 0.5  # entries of U V have unit variance
             self.U = nn.Parameter(torch.randn(m, r, generator=gen) * sigma)
@@ -267,21 +284,6 @@ def link_smh(model: nn.Module) -> nn.Module:
     return model
 
 
-def _selected(model, layers, exclude, what):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    chosen = select_layers(model, layers, exclude)
-    for name, mod in chosen:
-        if not isinstance(mod, _HASH_TYPES):
-            raise TypeError(
-                f"{what} handles Linear and Conv1d/Conv2d layers; layer {name!r} is a "
-                f"{type(mod).__name__} (exclude it)"
-            )
-    if not chosen:
-        raise ValueError(f"model has no layer for {what} to compress")
-    return chosen
-
-
 def smh_model(
     model: nn.Module,
     fraction: float,
@@ -290,7 +292,8 @@ def smh_model(
     scalar: bool = False,
     layers=None,
     exclude=None,
-    seed: int = 0,
+    random_state: int = 0,
+    seed=_UNSET,
 ) -> nn.Module:
     """A copy of ``model`` whose selected kernels are slices of one SMH pool.
 
@@ -306,8 +309,10 @@ def smh_model(
         A learnable scalar per tensor (``VAR_FANOUT``).
     layers, exclude : fnmatch patterns, optional
         As in :func:`~parsimony.compression.select_layers`.
-    seed : int
+    random_state : int
         Seed of the pool's initialisation.
+    seed : int
+        Deprecated alias of ``random_state``, kept for one release.
 
     Returns
     -------
@@ -324,11 +329,11 @@ def smh_model(
     >>> small(torch.zeros(2, 40)).shape
     torch.Size([2, 10])
     """
-    chosen = _selected(model, layers, exclude, "smh")
-    seed = check_int(seed, "seed", low=0)
+    chosen = select_kernel_layers(model, layers, exclude, method="smh")
+    random_state = _random_state(random_state, seed, "smh_model")
     n_virtual = sum(math.prod(m.weight.shape) for _, m in chosen)
     shape = pool_shape(n_virtual, fraction, pool)
-    shared = SMHPool(pool, shape["m"], shape["r"], seed=seed)
+    shared = SMHPool(pool, shape["m"], shape["r"], random_state=random_state)
     out = copy.deepcopy(model).cpu()
     offset, offsets = 0, {}
     for i, (name, mod) in enumerate(chosen):
@@ -437,13 +442,28 @@ def hashednets_model(
     budget: int | None = None,
     layers=None,
     exclude=None,
-    seed: int = 0,
+    random_state: int = 0,
+    seed=_UNSET,
 ) -> nn.Module:
     """A copy of ``model`` with HashedNets layers: ``fraction * N`` (or ``budget``) buckets.
 
     The buckets are split over the layers in proportion to their sizes; bucket values start
     from PyTorch's default uniform initialisation of the layer (bound ``1/sqrt(fan_in)``).
     Pass ``budget=smh.smh_info_["n_trainable"]`` to match an SMH model exactly.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Not modified; its ``Linear`` / ``Conv1d`` / ``Conv2d`` kernels are hashed.
+    fraction : float in (0, 1], optional
+        Buckets in all: ``floor(fraction * N)``.
+    budget : int, optional
+        Buckets in all (instead of ``fraction``).
+    layers, exclude : fnmatch patterns, optional
+    random_state : int
+        Seed of the bucket initialisation and of the per-layer hash seeds.
+    seed : int
+        Deprecated alias of ``random_state``, kept for one release.
 
     Examples
     --------
@@ -453,146 +473,19 @@ def hashednets_model(
     >>> sum(m.buckets.numel() for m in h.modules() if isinstance(m, HashedLayer)) <= 0.1 * (40 * 64 + 640)
     True
     """
-    chosen = _selected(model, layers, exclude, "hashednets")
-    seed = check_int(seed, "seed", low=0)
+    chosen = select_kernel_layers(model, layers, exclude, method="hashednets")
+    random_state = _random_state(random_state, seed, "hashednets_model")
     sizes = [math.prod(m.weight.shape) for _, m in chosen]
     if budget is None:
         if fraction is None:
-            raise ValueError("give fraction or budget")
+            raise ValueError("fraction or budget must be given")
         budget = int(math.floor(_check_fraction(fraction) * sum(sizes)))
     per_layer = split_budget(sizes, budget)
     out = copy.deepcopy(model).cpu()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(random_state)
     for i, ((name, mod), k) in enumerate(zip(chosen, per_layer, strict=True)):
         fan_in = math.prod(mod.weight.shape[1:])
         init = (torch.rand(k, generator=gen) * 2 - 1) / math.sqrt(fan_in)
-        a, b = _hash_seeds(seed, i)
+        a, b = _hash_seeds(random_state, i)
         set_module(out, name, HashedLayer(layer_spec(mod, name), init, a, b, mod.bias))
     return out
-
-
-def low_rank_budget_model(model: nn.Module, fraction: float, *, seed: int = 0) -> nn.Module:
-    """A copy of ``model`` whose ``Linear`` layers but the last are factorized within ``f N``.
-
-    The last ``Linear`` (the classifier head, where a rank below the number of classes
-    caps the accuracy) stays dense and its values are charged to the budget; the rest of
-    ``f N`` is split over the other layers in proportion to their sizes, layer ``l``
-    getting rank ``max(1, floor(B_l / (n_l + d_l)))``. Random factors (trained from
-    scratch): ``right`` ~ N(0, 1/in), ``left`` ~ N(0, 1/k), so that the product has the
-    fan-in variance of a default layer and the rank-k activations keep their scale.
-    """
-    from parsimony.compression.lowrank import LowRankLayer
-
-    fraction = _check_fraction(fraction)
-    chosen = select_layers(model, types=(nn.Linear,))
-    sizes = [m.weight.numel() for _, m in chosen]
-    budget = fraction * sum(sizes) - (sizes[-1] if len(chosen) > 1 else 0)
-    rest = sum(sizes[:-1]) if len(chosen) > 1 else sum(sizes)
-    out = copy.deepcopy(model).cpu()
-    gen = torch.Generator().manual_seed(check_int(seed, "seed", low=0))
-    factorized = chosen[:-1] if len(chosen) > 1 else chosen
-    for name, mod in factorized:
-        n, d = mod.weight.shape
-        k = max(1, int(max(budget, 0.0) * (n * d / rest) / (n + d)))
-        left = torch.randn(n, k, generator=gen) / math.sqrt(k)
-        right = torch.randn(k, d, generator=gen) / math.sqrt(d)
-        set_module(out, name, LowRankLayer(layer_spec(mod, name), left, right, mod.bias))
-    return out
-
-
-def stored_values(model: nn.Module) -> int:
-    """Trainable values a packed model stores (parameters; buffers excluded)."""
-    return sum(p.numel() for p in model.parameters())
-
-
-def narrow_width(in_features: int, n_classes: int, n_hidden: int, budget: int) -> int:
-    """Largest width ``h`` of an MLP ``in -> h x n_hidden -> classes`` with at most ``budget`` values.
-
-    Counts weights and biases.
-
-    Examples
-    --------
-    >>> narrow_width(40, 10, 2, 40 * 8 + 8 + 8 * 8 + 8 + 8 * 10 + 10)
-    8
-    """
-
-    def count(h):
-        return in_features * h + h + (n_hidden - 1) * (h * h + h) + h * n_classes + n_classes
-
-    h = 1
-    while count(h + 1) <= budget:
-        h += 1
-    return h
-
-
-#: the arms of the budget comparison (all trained from scratch with the shared loop)
-ARMS = ("smh", "smh_kron", "smh_scalar", "hashednets", "narrow", "lowrank")
-
-
-def budget_model(base: nn.Module, arm: str, fraction: float, *, seed: int = 0) -> nn.Module:
-    """The model of ``arm`` at budget ``fraction`` of ``base``'s kernels (an MLP for ``narrow``).
-
-    ``hashednets`` and ``narrow`` are matched to the SMH (matmul) model's stored values:
-    HashedNets gets as many buckets as SMH has pool entries; the narrow MLP (same depth) is
-    the widest whose weights and biases fit in SMH's pool plus the wide model's biases.
-
-    Examples
-    --------
-    >>> from parsimony.nn import build_model
-    >>> base = build_model("mlp", in_features=40, hidden=[128, 128])
-    >>> [stored_values(budget_model(base, a, 0.1)) for a in ("smh", "hashednets", "narrow")]
-    [2380, 2379, 2359]
-    """
-    check_choice(arm, "arm", ARMS)
-    if arm in ("smh", "smh_kron", "smh_scalar"):
-        pool = "kron" if arm == "smh_kron" else "matmul"
-        return smh_model(base, fraction, pool=pool, scalar=arm == "smh_scalar", seed=seed)
-    ref = smh_model(base, fraction, seed=seed)
-    if arm == "hashednets":
-        return hashednets_model(base, budget=ref.smh_info_["n_trainable"], seed=seed)
-    if arm == "lowrank":
-        return low_rank_budget_model(base, fraction, seed=seed)
-    from parsimony.nn import build_model, model_spec
-
-    spec = model_spec(base)
-    if spec is None or spec["arch"] != "mlp":
-        raise ValueError("arm 'narrow' needs a parsimony.nn MLP as base")
-    cfg = dict(spec["config"])
-    h = narrow_width(cfg["in_features"], cfg["n_classes"], len(cfg["hidden"]),
-                     stored_values(ref))  # fmt: skip
-    cfg["hidden"] = [h] * len(cfg["hidden"])
-    return build_model("mlp", cfg, seed=seed)
-
-
-def budget_run(base, arm, fraction, train_data, test_data, *, seed=0, epochs=10, lr=3e-3,
-               batch_size=128) -> dict:  # fmt: skip
-    """Train ``budget_model(base, arm, fraction)`` and measure it: one row of the figure.
-
-    ``fraction=None`` trains ``base`` itself (the uncompressed reference). Sizes are
-    ``len(pack(model))``; ``stored_values`` counts trainable values.
-    """
-    from parsimony.compression.packing import pack, unpack
-    from parsimony.nn import evaluate, train
-
-    if fraction is None:
-        model = copy.deepcopy(base)
-    else:
-        model = budget_model(base, arm, fraction, seed=seed)
-    train(model, train_data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-          progress=False)  # fmt: skip
-    blob = pack(model)
-    acc = evaluate(model, test_data)["accuracy"]
-    acc_unpacked = evaluate(unpack(blob, model=base if fraction is None else None), test_data)
-    row = {
-        "arm": arm if fraction is not None else "wide",
-        "fraction": fraction if fraction is not None else 1.0,
-        "seed": seed,
-        "stored_values": stored_values(model),
-        "bytes": len(blob),
-        "accuracy": acc,
-        "accuracy_unpacked": acc_unpacked["accuracy"],
-    }
-    info = getattr(model, "smh_info_", None)
-    if info is not None:
-        row.update(N=info["N"], m=info["m"], r=info["r"], n_trainable=info["n_trainable"])
-    return row

@@ -312,3 +312,40 @@ class CompressedLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.spec['type']}, weight_shape={self.weight_shape}"
+
+
+#: the layer types of methods that rebuild a kernel from a code (SMH, HashedNets, EPR)
+KERNEL_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+
+def select_kernel_layers(
+    model: nn.Module, layers=None, exclude=None, *, method: str
+) -> list[tuple[str, nn.Module]]:
+    """:func:`select_layers` for a method that handles only ``Linear`` / ``Conv1d`` / ``Conv2d``.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not an ``nn.Module``, or a selected layer is of another type (the
+        message names it and says to exclude it).
+    ValueError
+        No layer is selected.
+
+    Examples
+    --------
+    >>> m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    >>> [n for n, _ in select_kernel_layers(m, method="smh")]
+    ['0', '2']
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    chosen = select_layers(model, layers, exclude)
+    for name, mod in chosen:
+        if not isinstance(mod, KERNEL_LAYERS):
+            raise TypeError(
+                f"{method} handles Linear and Conv1d/Conv2d layers; layer {name!r} is a "
+                f"{type(mod).__name__} (exclude it)"
+            )
+    if not chosen:
+        raise ValueError(f"model has no Linear or convolution layer for {method} to compress")
+    return chosen
