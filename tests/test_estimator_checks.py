@@ -21,7 +21,13 @@ def _sparse():
 
 
 def _compression():
-    return []
+    from parsimony.compression import ScalarQuantizer
+
+    # IterativePQ is a BaseEstimator fitted by compress(model, data), not fit(X): not here
+    return [
+        ScalarQuantizer(bits=4),
+        ScalarQuantizer(bits=3, scheme="asymmetric", calibration="histogram", n_bins=16),
+    ]
 
 
 ESTIMATORS = [*_dictionary(), *_spectral(), *_sparse(), *_compression()]
