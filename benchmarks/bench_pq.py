@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     results = {}
 
     def ours():
-        return kmeans(blocks, K, n_iter=n_iter, init=init).centroids
+        return kmeans(blocks, K, max_iter=n_iter, init=init).centroids
 
     t, C = timed(ours)
     results["parsimony"] = (t, objective(C))

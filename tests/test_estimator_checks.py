@@ -28,9 +28,14 @@ def _sparse():
 
 
 def _compression():
-    from parsimony.compression import LpLowRank
+    from parsimony.compression import LpLowRank, ScalarQuantizer
 
-    return [LpLowRank(1)]
+    # IterativePQ is a BaseEstimator fitted by compress(model, data), not fit(X): not here
+    return [
+        LpLowRank(1),
+        ScalarQuantizer(bits=4),
+        ScalarQuantizer(bits=3, scheme="asymmetric", calibration="histogram", n_bins=16),
+    ]
 
 
 ESTIMATORS = [*_dictionary(), *_spectral(), *_sparse(), *_compression()]

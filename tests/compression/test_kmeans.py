@@ -17,7 +17,9 @@ def _points(n=600, d=4, seed=0):
 def test_objective_is_non_increasing(seed):
     X = _points(seed=seed)
     seen = []
-    r = kmeans(X, 16, n_iter=15, random_state=seed, callback=lambda it, j: seen.append(j))
+    r = kmeans(
+        X, 16, max_iter=15, random_state=seed, callback=lambda st: seen.append(st["objective"])
+    )
     assert seen == r.objective and len(r.objective) == 16
     diffs = np.diff(r.objective)
     assert (diffs <= 1e-6 * r.objective[0]).all()
@@ -31,7 +33,7 @@ def test_objective_is_non_increasing(seed):
 def test_matches_sklearn_with_the_same_init():
     X = _points(n=2000, d=8, seed=3)
     init = X[torch.arange(0, 2000, 100)].numpy()
-    ours = kmeans(X, 20, n_iter=30, init=init)
+    ours = kmeans(X, 20, max_iter=30, init=init)
     ref = KMeans(20, init=init, n_init=1, max_iter=30, tol=0, algorithm="lloyd").fit(X.numpy())
     assert ours.objective[-1] == pytest.approx(ref.inertia_, rel=1e-4)
     agree = (ours.assignments.numpy() == ref.labels_).mean()
@@ -41,7 +43,7 @@ def test_matches_sklearn_with_the_same_init():
 def test_empty_clusters_are_split():
     X = _points(n=300, d=2)
     init = np.repeat(X[:1].numpy(), 8, axis=0)  # 8 identical centroids: 7 empty clusters
-    r = kmeans(X, 8, n_iter=10, init=init, random_state=0)
+    r = kmeans(X, 8, max_iter=10, init=init, random_state=0)
     assert r.n_empty == 0
     assert (torch.bincount(r.assignments, minlength=8) > 0).all()
     assert torch.isfinite(r.centroids).all()
@@ -51,7 +53,7 @@ def test_empty_clusters_are_split():
 def test_identical_points_cannot_be_split_but_do_not_crash():
     X = torch.zeros(10, 3)
     X[0] = 1.0
-    r = kmeans(X, 3, n_iter=3, random_state=0, max_tentatives=5)
+    r = kmeans(X, 3, max_iter=3, random_state=0, max_tentatives=5)
     assert r.n_empty == 1 and torch.isfinite(r.centroids).all()
     assert r.objective[-1] == pytest.approx(0.0, abs=1e-6)
 
@@ -64,8 +66,8 @@ def test_deterministic():
 
 def test_chunking_does_not_change_the_result():
     X = _points(n=1000)
-    a = kmeans(X, 8, n_iter=5, random_state=0)
-    b = kmeans(X, 8, n_iter=5, random_state=0, chunk=37)
+    a = kmeans(X, 8, max_iter=5, random_state=0)
+    b = kmeans(X, 8, max_iter=5, random_state=0, chunk=37)
     assert torch.equal(a.assignments, b.assignments)
 
 
@@ -80,3 +82,11 @@ def test_bad_input():
         kmeans(torch.zeros(5, 2), 2, init=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="init"):
         kmeans(torch.zeros(5, 2), 2, init="k-means++")
+
+
+def test_n_iter_is_a_deprecated_alias_of_max_iter():
+    X = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(FutureWarning, match="max_iter"):
+        old = kmeans(X, 4, n_iter=3, random_state=0)
+    new = kmeans(X, 4, max_iter=3, random_state=0)
+    assert torch.equal(old.centroids, new.centroids) and len(new.objective) == 4

@@ -53,7 +53,7 @@ def test_check_block_size_names_the_layer():
 
 
 def test_select_layers_and_set_module():
-    cnn = build_model("cnn", input_shape=[8, 8], channels=[4, 8], seed=0)
+    cnn = build_model("cnn", input_shape=[8, 8], channels=[4, 8], random_state=0)
     names = [n for n, _ in select_layers(cnn)]
     assert names == ["features.0", "features.4", "head"]  # BatchNorm never selected
     assert [n for n, _ in select_layers(cnn, layers="features.*")] == names[:2]

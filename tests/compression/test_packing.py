@@ -79,7 +79,7 @@ def _trained_bn(model, x):
 
 @pytest.mark.parametrize(("arch", "config", "x"), MODELS)
 def test_float_round_trip_is_exact(arch, config, x):
-    model = _trained_bn(build_model(arch, config, seed=1), x)
+    model = _trained_bn(build_model(arch, config, random_state=1), x)
     blob = pack(model)
     again = unpack(blob)
     assert torch.equal(predict(again, x), predict(model, x))
@@ -100,7 +100,7 @@ def test_float_round_trip_is_exact(arch, config, x):
 def test_compressed_layer_plugs_in():
     assert COMPRESSED_LAYERS["test_sign"] is SignLayer
     x = torch.randn(7, 12)
-    model = build_model("mlp", in_features=12, hidden=[16, 8], seed=0).eval()
+    model = build_model("mlp", in_features=12, hidden=[16, 8], random_state=0).eval()
     ref = size_report(model)
     set_module(model, "layers.2", SignLayer.from_layer(model.layers[2]))
     blob = pack(model)
@@ -131,7 +131,7 @@ def test_unregistered_architecture_needs_a_skeleton():
 
 
 def test_bad_input():
-    model = build_model("mlp", in_features=4, hidden=[4], seed=0)
+    model = build_model("mlp", in_features=4, hidden=[4], random_state=0)
     with pytest.raises(ValueError, match="float_dtype"):
         pack(model, float_dtype="int8")
     with pytest.raises(TypeError, match="model"):
@@ -146,3 +146,116 @@ def test_bad_input():
         )
     with pytest.raises(TypeError, match="pack_state"):
         register_compressed("test_bad")(type("Bad", (nn.Module,), {}))
+
+
+# ------------------------------------------------------------- every built-in type, fresh process
+def _method_models():
+    """One small compressed model per built-in tag, through compress_model."""
+    from parsimony.compression import compress_model
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 16)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    base = build_model("mlp", in_features=16, n_classes=2, hidden=[16], random_state=0)
+    calls = {
+        "scalar": ("int8", {}),
+        "pq": ("pq", {"block_size": 4, "n_centroids": 4, "max_iter": 2}),
+        "smh": ("smh", {"fraction": 0.3, "epochs": 1}),
+        "hashednets": ("hashednets", {"fraction": 0.3, "epochs": 1}),
+        "epr": ("epr", {"lam": 1.0, "epochs": 1}),
+        "uniform_coded": ("quantize_then_code", {"step": 0.05}),
+        "lowrank": ("lowrank_svd", {"rank": {"layers.0": 2, "*": 1}}),
+        "wa_scalar": ("wa", {"w_bits": 4, "a_bits": 4}),
+    }
+    return {tag: compress_model(base, m, (X, y), **kw) for tag, (m, kw) in calls.items()}, X
+
+
+_FRESH = """
+import sys
+import numpy as np, torch
+import parsimony.compression as c
+blob = open(sys.argv[1], "rb").read()
+x = torch.from_numpy(np.load(sys.argv[2]))
+expected = torch.from_numpy(np.load(sys.argv[3]))
+model = c.unpack(blob)
+assert {m.tag for m in model.modules() if c.is_compressed(m)} == {sys.argv[4]}
+with torch.no_grad():
+    out = model(x)
+assert torch.equal(out, expected), (out - expected).abs().max()
+"""
+
+
+@pytest.fixture(scope="module")
+def packed_methods(tmp_path_factory):
+    models, X = _method_models()
+    folder = tmp_path_factory.mktemp("blobs")
+    x = X[:8]
+    np.save(folder / "x.npy", x)
+    for tag, model in models.items():
+        with torch.no_grad():
+            out = model.eval()(torch.from_numpy(x))
+        (folder / f"{tag}.bin").write_bytes(pack(model))
+        np.save(folder / f"{tag}.npy", out.numpy())
+    return folder
+
+
+def test_builtin_map_covers_every_builtin_type():
+    import importlib
+
+    from parsimony.compression import BUILTIN_LAYERS
+
+    for tag, module in BUILTIN_LAYERS.items():
+        importlib.import_module(module)
+        assert tag in COMPRESSED_LAYERS, f"{module} does not register {tag!r}"
+    for tag, cls in COMPRESSED_LAYERS.items():
+        if cls.__module__.startswith("parsimony."):
+            assert tag in BUILTIN_LAYERS, f"built-in type {tag!r} is missing from BUILTIN_LAYERS"
+
+
+def test_packed_model_of_every_builtin_type_loads_in_a_fresh_process(packed_methods):
+    import subprocess
+    import sys
+
+    from parsimony.compression import BUILTIN_LAYERS
+
+    tags = sorted(p.stem for p in packed_methods.glob("*.bin"))
+    assert tags == sorted(BUILTIN_LAYERS)
+    for tag in tags:
+        args = [str(packed_methods / f) for f in (f"{tag}.bin", "x.npy", f"{tag}.npy")]
+        res = subprocess.run([sys.executable, "-c", _FRESH, *args, tag], capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+        assert res.returncode == 0, f"{tag}: {res.stderr[-2000:]}"
+
+
+def test_unknown_tag_names_the_tag():
+    from parsimony.compression import compressed_layer_class
+
+    with pytest.raises(ValueError, match="'nope'"):
+        compressed_layer_class("nope")
+    with pytest.raises(TypeError, match="tag"):
+        compressed_layer_class(3)
+    assert compressed_layer_class("smh").__name__ == "SMHLayer"
+
+
+def test_compress_model_reaches_every_method():
+    from parsimony.compression import METHODS, compress_model
+
+    assert set(METHODS) >= {"int8", "int4", "pq", "ipq", "smh", "hashednets", "epr",
+                            "quantize_then_code", "lowrank_svd", "lowrank_l1", "wa"}  # fmt: skip
+    assert all(callable(f) and not f.__name__.startswith("_") for f in METHODS.values())
+    base = build_model("mlp", in_features=16, n_classes=2, hidden=[16], random_state=0)
+    X = torch.randn(32, 16, generator=torch.Generator().manual_seed(0))
+    y = (X[:, 0] > 0).long()
+    before = [p.detach().clone() for p in base.parameters()]
+    l1 = compress_model(base, "lowrank_l1", rank={"layers.0": 2, "*": 1})
+    assert [type(m).__name__ for m in l1.layers][::2] == ["LowRankLayer", "LowRankLayer"]
+    ipq = compress_model(base, "ipq", (X, y), block_size=4, n_centroids=4, max_iter=2)
+    x = X[:4]
+    for model in (l1, ipq, compress_model(base, "int4")):
+        assert torch.equal(unpack(pack(model))(x), model.eval()(x))
+    assert all(torch.equal(a, b) for a, b in zip(before, base.parameters(), strict=True))
+    for method in ("ipq", "epr", "wa"):
+        with pytest.raises(ValueError, match="train_data"):
+            compress_model(base, method)
+    with pytest.raises(TypeError, match="model"):
+        compress_model("net", "int8")

@@ -40,7 +40,7 @@ def test_proxy_is_unbiased():
 @pytest.mark.parametrize("method", ["proxy", "scalar", "pq"])
 def test_no_noise_in_eval_and_parameter_never_written(method):
     torch.manual_seed(0)
-    model = build_model("mlp", in_features=32, hidden=[32], seed=0)
+    model = build_model("mlp", in_features=32, hidden=[32], random_state=0)
     add_quant_noise(model, method, 0.5, bits=4, n_centroids=16, block_size=4)
     layer = model.layers[0]
     original = layer.parametrizations.weight.original
@@ -109,7 +109,7 @@ def test_training_with_noise_is_deterministic_and_removable(tmp_path, method):
     runs = []
     for _ in range(2):
         torch.manual_seed(len(runs))  # the caller's random state must not matter
-        m = build_model("mlp", in_features=16, n_classes=2, hidden=[16], seed=0)
+        m = build_model("mlp", in_features=16, n_classes=2, hidden=[16], random_state=0)
         add_quant_noise(m, method, 0.5, bits=4, n_centroids=4, block_size=4, update_every=3)
         assert int(m.layers[0].parametrizations.weight[0].step) == 0  # registration is no step
         train(
@@ -130,7 +130,7 @@ def test_training_with_noise_is_deterministic_and_removable(tmp_path, method):
 
 
 def test_bad_input():
-    model = build_model("mlp", in_features=40, hidden=[32], seed=0)
+    model = build_model("mlp", in_features=40, hidden=[32], random_state=0)
     with pytest.raises(ValueError, match="'layers.0'"):
         add_quant_noise(model, "proxy", 0.1, block_size=16)
     with pytest.raises(ValueError, match="p must be < 1"):
@@ -146,3 +146,10 @@ def test_bad_input():
         add_quant_noise(model, "proxy", 0.1)
     with pytest.raises(ValueError, match="parametrizations"):
         pack(model)
+
+
+def test_n_iter_is_a_deprecated_alias_in_quant_noise():
+    model = build_model("mlp", in_features=16, hidden=[16], random_state=0)
+    with pytest.warns(FutureWarning, match="max_iter"):
+        add_quant_noise(model, "pq", 0.1, block_size=4, n_centroids=4, n_iter=2)
+    assert model.layers[0].parametrizations.weight[0].max_iter == 2

@@ -1,6 +1,7 @@
 import inspect
 import math
 
+import numpy as np
 import pytest
 import torch
 from parsimony.compression import pack, size_report, unpack
@@ -113,7 +114,7 @@ def test_layer_round_trip_and_bytes(layer, x, bits, scheme, granularity):
 
 
 def test_quantize_model_pack_round_trip_and_size():
-    model = build_model("cnn", input_shape=[8, 8], channels=[16, 32], seed=0).eval()
+    model = build_model("cnn", input_shape=[8, 8], channels=[16, 32], random_state=0).eval()
     q = quantize_model(model, 4, scheme="asymmetric", granularity="channel")
     assert isinstance(model.head, nn.Linear)  # not in place
     assert isinstance(q.head, ScalarQuantizedLayer)
@@ -132,7 +133,7 @@ def test_quantize_model_pack_round_trip_and_size():
 
 
 def test_int8_is_close_to_float():
-    model = build_model("mlp", in_features=32, hidden=[64], seed=0).eval()
+    model = build_model("mlp", in_features=32, hidden=[64], random_state=0).eval()
     x = torch.randn(50, 32, generator=G)
     ref = predict(model, x)
     q8 = predict(quantize_model(model, 8, granularity="channel"), x)
@@ -162,3 +163,25 @@ def test_bad_input():
         quant_params(torch.tensor([float("nan")]), 8)
     with pytest.raises(ValueError, match="granularity"):
         quantize_model(build_model("mlp", in_features=4, hidden=[4]), 8, granularity="row")
+
+
+def test_scalar_quantizer_is_a_transformer():
+    from parsimony.compression import ScalarQuantizer
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    qz = ScalarQuantizer(4, granularity="channel")
+    assert clone(qz).get_params(deep=True) == qz.get_params(deep=False)
+    X = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)
+    with pytest.raises(NotFittedError):
+        qz.transform(X)
+    out = qz.fit_transform(X)
+    assert out.dtype == np.float32 and qz.n_features_in_ == 5
+    w = torch.from_numpy(X)
+    assert np.array_equal(out, qz.dequantize(qz.quantize(w)).numpy())
+    # tensors in, tensors out, same values as the array path
+    assert torch.equal(clone(qz).fit(w).transform(w), torch.from_numpy(out))
+    with pytest.raises(ValueError, match="bits"):
+        ScalarQuantizer(bits=9).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        qz.transform(X[:, :3])

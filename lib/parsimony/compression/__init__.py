@@ -22,7 +22,9 @@ A method replaces weight layers (``nn.Linear``, ``nn.Conv1d/2d``, ``nn.Embedding
 3. implements the classmethod ``unpack_state(arrays, meta)`` returning an equal layer
    (evaluate with the values *as stored*, e.g. float16-rounded codebooks, so that the
    round trip is exact);
-4. is registered with ``@register_compressed("a_unique_tag")``.
+4. is registered with ``@register_compressed("a_unique_tag")``; a built-in type also gets
+   an entry ``tag -> module`` in :data:`~parsimony.compression.packing.BUILTIN_LAYERS`, so
+   that :func:`unpack` imports its module on demand in a fresh process.
 
 :func:`pack` then stores it without any change to this package, and everything the
 compressed layers do not own is stored as float (float32 or float16). Any ``nn.Module``
@@ -33,7 +35,8 @@ Modules
 -------
 * :mod:`~parsimony.compression.container`: the byte format and bit packing (lead's).
 * :mod:`~parsimony.compression.layers`: layer specs, blocks, selection, ``CompressedLayer``.
-* :mod:`~parsimony.compression.packing`: ``pack``, ``unpack``, ``size_report``, the registry.
+* :mod:`~parsimony.compression.packing`: ``pack``, ``unpack``, ``size_report``, the registry
+  of compressed types (``BUILTIN_LAYERS``: tag -> module, imported on demand).
 * :mod:`~parsimony.compression.scalar`: intN quantization (symmetric/asymmetric, per
   tensor/channel, min-max/percentile/histogram calibration), STE fake quantization,
   ``ScalarQuantizedLayer``, ``quantize_model``.
@@ -42,10 +45,12 @@ Modules
 * :mod:`~parsimony.compression.pq`: product quantization (``PQLayer``: trainable centroids,
   stored assignments, mean centroid gradient), ``product_quantize_model``, iPQ
   (``IterativePQ``: staged, fine-tuning between stages).
-* :mod:`~parsimony.compression.methods`: ``METHODS`` (``"int8"``, ``"int4"``, ``"pq"``,
-  ``"ipq"``, ``"smh"``, ``"epr"``; register more with ``register_method``) and ``compress_model(model, name)``.
-* :mod:`~parsimony.compression.experiments`: the Quant-Noise Table-1 protocol (tasks,
-  arms, sweeps) used by the notebooks.
+* :mod:`~parsimony.compression.methods`: ``compress_model(model, method, train_data,
+  **options)`` and ``METHODS`` (name -> public function: ``int8``, ``int4``, ``pq``, ``ipq``,
+  ``smh``, ``hashednets``, ``epr``, ``lowrank_svd``, ``lowrank_l1``, ``wa``; register more
+  with ``register_method``).
+* :mod:`~parsimony.compression.experiments`: each paper's sweeps, probes and claim
+  statistics (``experiments.quantnoise``: the Quant-Noise Table-1 protocol).
 * :mod:`~parsimony.compression.lowrank`: robust lp low-rank approximation of layers (Tukan
   et al.: ellipsoid / Lewis-weight rounding, IRLS, SVD); ``LowRankLayer``, ``low_rank_model``.
 * :mod:`~parsimony.compression.datafree`: data-free quantization (Haroush et al. 2020):
@@ -102,6 +107,7 @@ from parsimony.compression.layers import (
     from_blocks,
     layer_spec,
     per_layer,
+    renamed_argument,
     select_layers,
     set_module,
     to_blocks,
@@ -110,8 +116,10 @@ from parsimony.compression.layers import (
 from parsimony.compression.lowrank import LowRankLayer, LpLowRank, low_rank_model, lp_low_rank
 from parsimony.compression.methods import METHODS, compress_model, register_method
 from parsimony.compression.packing import (
+    BUILTIN_LAYERS,
     COMPRESSED_LAYERS,
     SizeReport,
+    compressed_layer_class,
     is_compressed,
     model_bytes,
     pack,
@@ -123,10 +131,10 @@ from parsimony.compression.packing import (
 from parsimony.compression.pq import (
     IterativePQ,
     PQLayer,
-    decode,
-    encode,
     index_bits,
     ipq,
+    pq_decode,
+    pq_encode,
     product_quantize,
     product_quantize_model,
 )
@@ -142,6 +150,7 @@ from parsimony.compression.scalar import (
 )
 
 __all__ = [
+    "BUILTIN_LAYERS",
     "COMPRESSED_LAYERS",
     "METHODS",
     "WEIGHT_LAYERS",
@@ -164,10 +173,9 @@ __all__ = [
     "calibrate",
     "check_block_size",
     "compress_model",
-    "decode",
+    "compressed_layer_class",
     "distill",
     "dequantize",
-    "encode",
     "fake_quantize",
     "from_blocks",
     "index_bits",
@@ -182,6 +190,8 @@ __all__ = [
     "pack_arrays",
     "pack_bits",
     "per_layer",
+    "pq_decode",
+    "pq_encode",
     "product_quantize",
     "product_quantize_model",
     "quant_params",
@@ -191,6 +201,7 @@ __all__ = [
     "register_compressed",
     "register_method",
     "remove_quant_noise",
+    "renamed_argument",
     "round_floats_",
     "select_layers",
     "set_module",

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from parsimony._validation import check_float, check_int, check_random_state
+from parsimony.compression.layers import renamed_argument
 
 #: rows per chunk of the E-step (a chunk's scores take chunk * K floats)
 CHUNK = 1024
@@ -161,13 +162,14 @@ def kmeans(
     X,
     n_clusters: int,
     *,
-    n_iter: int = 20,
+    max_iter: int = 20,
     init="random",
     random_state=None,
     eps: float = 1e-6,
     max_tentatives: int = 100,
     chunk: int = CHUNK,
     callback=None,
+    n_iter: int | None = None,
 ) -> KMeansResult:
     """Lloyd's k-means with empty-cluster splitting; see the module docstring.
 
@@ -176,7 +178,7 @@ def kmeans(
     X : array or tensor of shape (n_points, dim)
     n_clusters : int
         ``K <= n_points``.
-    n_iter : int
+    max_iter : int
         Iterations (E, split, M); a final E-step follows.
     init : "random" or array of shape (K, dim)
         ``"random"``: K distinct rows of ``X`` drawn with ``random_state``.
@@ -186,7 +188,9 @@ def kmeans(
     chunk : int
         Rows per E-step chunk.
     callback : callable, optional
-        ``callback(iteration, objective)`` after each E-step.
+        ``callback({"iteration": i, "objective": J})`` after each E-step.
+    n_iter : int, optional
+        Deprecated alias of ``max_iter`` (one release).
 
     Returns
     -------
@@ -196,7 +200,7 @@ def kmeans(
     Examples
     --------
     >>> X = torch.cat([torch.zeros(5, 2), torch.ones(5, 2)])
-    >>> r = kmeans(X, 2, n_iter=3, random_state=0)
+    >>> r = kmeans(X, 2, max_iter=3, random_state=0)
     >>> sorted(r.centroids.sum(1).tolist()), round(r.objective[-1], 6)
     ([0.0, 2.0], 0.0)
     """
@@ -205,7 +209,8 @@ def kmeans(
     n_clusters = check_int(n_clusters, "n_clusters", low=1)
     if n_clusters > n:
         raise ValueError(f"n_clusters={n_clusters} exceeds the number of points ({n})")
-    n_iter = check_int(n_iter, "n_iter", low=0)
+    max_iter = check_int(renamed_argument(max_iter, n_iter, "max_iter", "n_iter"), "max_iter",
+                         low=0)  # fmt: skip
     eps = check_float(eps, "eps", low=0.0, low_inclusive=False)
     max_tentatives = check_int(max_tentatives, "max_tentatives", low=1)
     chunk = check_int(chunk, "chunk", low=1)
@@ -224,12 +229,12 @@ def kmeans(
     XT = np.ascontiguousarray(X.numpy().T) if X.device.type == "cpu" else None
     objective, n_empty = [], 0
     estep = _Assigner(X, chunk)
-    for it in range(n_iter + 1):
+    for it in range(max_iter + 1):
         a, j = estep(C)
         objective.append(j)
         if callback is not None:
-            callback(it, j)
-        if it == n_iter:
+            callback({"iteration": it, "objective": j})
+        if it == max_iter:
             break
         counts = torch.bincount(a, minlength=n_clusters)
         n_empty = (

@@ -15,6 +15,7 @@ Every method works on a model through its weight layers (``nn.Linear``, ``nn.Con
   kernels (``block_size = k*k`` is the paper's "one kernel per block");
 * :func:`select_layers` picks the weight layers of a model by type and name pattern
   (normalisation layers are never selected);
+* :func:`renamed_argument` keeps a renamed argument one release as a warning alias;
 * :class:`CompressedLayer` is the base class of every compressed layer (see
   :mod:`parsimony.compression` for the packing protocol it implements).
 """
@@ -177,6 +178,24 @@ def to_blocks(weight: torch.Tensor, block_size: int) -> torch.Tensor:
 def from_blocks(blocks: torch.Tensor, shape) -> torch.Tensor:
     """Inverse of :func:`to_blocks`."""
     return blocks.reshape(tuple(shape))
+
+
+def renamed_argument(new_value, old_value, new: str, old: str):
+    """``new_value``, or ``old_value`` with a ``FutureWarning`` when the deprecated argument
+    ``old`` (renamed ``new``; default None) is given. Kept one release.
+
+    Examples
+    --------
+    >>> renamed_argument(20, None, "max_iter", "n_iter")
+    20
+    """
+    if old_value is None:
+        return new_value
+    import warnings
+
+    warnings.warn(f"{old!r} is deprecated and will be removed in the next release: use "
+                  f"{new!r}", FutureWarning, stacklevel=3)  # fmt: skip
+    return old_value
 
 
 def per_layer(value, name: str, arg: str):

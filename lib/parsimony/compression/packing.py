@@ -16,6 +16,8 @@ The reported size of a compressed model is ``len(pack(model))``, header included
   constructor arguments), the float dtype and, for each compressed module, its path, tag
   and own meta. ``unpack(blob)`` rebuilds a registered architecture from the bytes alone;
   any other model is rebuilt into a skeleton given as ``unpack(blob, model=skeleton)``.
+* A built-in compressed type is found by its tag in :data:`BUILTIN_LAYERS` (tag -> module,
+  imported on demand), so unpacking never depends on what the caller imported.
 * Layers that share state across modules (one SMH pool owned by the first layer) are
   re-linked after unpacking: a registered class may define a static ``link_model_(model)``,
   called once with the rebuilt model.
@@ -29,6 +31,7 @@ reports its :meth:`dense_numel`).
 from __future__ import annotations
 
 import copy
+import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,8 +46,24 @@ from parsimony.nn import build_model, model_spec
 FORMAT = "parsimony.model/1"
 FLOAT_DTYPES = ("float32", "float16")
 
-#: tag -> compressed module class, filled by :func:`register_compressed`
+#: tag -> compressed module class, filled by :func:`register_compressed` (a built-in
+#: type registers itself when its module is imported; see :data:`BUILTIN_LAYERS`)
 COMPRESSED_LAYERS: dict[str, type] = {}
+
+#: tag -> module that defines (and registers) each built-in compressed type. :func:`unpack`
+#: imports the module on demand, so a blob loads in a process that imported only
+#: ``parsimony.compression``. User types registered with :func:`register_compressed` need
+#: their module imported before unpacking.
+BUILTIN_LAYERS: dict[str, str] = {
+    "scalar": "parsimony.compression.scalar",
+    "pq": "parsimony.compression.pq",
+    "smh": "parsimony.compression.hashing",
+    "hashednets": "parsimony.compression.hashing",
+    "epr": "parsimony.compression.entropy",
+    "uniform_coded": "parsimony.compression.entropy",
+    "lowrank": "parsimony.compression.lowrank",
+    "wa_scalar": "parsimony.compression.datafree",
+}
 
 
 def register_compressed(tag: str):
@@ -70,6 +89,33 @@ def register_compressed(tag: str):
         return cls
 
     return deco
+
+
+def compressed_layer_class(tag: str) -> type:
+    """The class registered under ``tag``, importing its built-in module first if needed.
+
+    Raises
+    ------
+    ValueError
+        If ``tag`` is neither registered nor a built-in type.
+
+    Examples
+    --------
+    >>> compressed_layer_class("pq").__name__
+    'PQLayer'
+    """
+    if not isinstance(tag, str):
+        raise TypeError(f"tag must be a str, got {type(tag).__name__}")
+    if tag not in COMPRESSED_LAYERS and tag in BUILTIN_LAYERS:
+        importlib.import_module(BUILTIN_LAYERS[tag])
+    cls = COMPRESSED_LAYERS.get(tag)
+    if cls is None:
+        raise ValueError(
+            f"blob uses compressed layer type {tag!r}, which is neither built in nor "
+            f"registered (known: {sorted(set(COMPRESSED_LAYERS) | set(BUILTIN_LAYERS))}); "
+            "import the module that registers it"
+        )
+    return cls
 
 
 def is_compressed(module: nn.Module) -> bool:
@@ -184,19 +230,14 @@ def unpack(blob: bytes, model: nn.Module | None = None) -> nn.Module:
                 "blob records no registered architecture: pass model= (an instance of the "
                 "uncompressed architecture) to unpack into"
             )
-        model = build_model(meta["arch"]["arch"], meta["arch"]["config"], seed=0)
+        model = build_model(meta["arch"]["arch"], meta["arch"]["config"], random_state=0)
     else:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         model = copy.deepcopy(model).cpu()
     owners = []
     for rec in meta["modules"]:
-        cls = COMPRESSED_LAYERS.get(rec["tag"])
-        if cls is None:
-            raise ValueError(
-                f"blob uses compressed layer type {rec['tag']!r}, which is not registered "
-                f"(known: {sorted(COMPRESSED_LAYERS)}); import the module that defines it"
-            )
+        cls = compressed_layer_class(rec["tag"])
         prefix = rec["path"] + "."
         sub = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
         try:

@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 from torch import nn
 
 from parsimony._validation import check_choice, check_int
@@ -45,6 +46,7 @@ from parsimony.compression.layers import (
     from_blocks,
     layer_spec,
     per_layer,
+    renamed_argument,
     select_layers,
     set_module,
     to_blocks,
@@ -81,17 +83,21 @@ def product_quantize(
     block_size: int,
     n_centroids: int,
     *,
-    n_iter: int = 20,
+    max_iter: int = 20,
     random_state=None,
     name: str = "weight",
+    n_iter: int | None = None,
 ):
     """Learn a PQ codebook of ``weight``: ``(centroids (K, bs), assignments (n_blocks,))``.
+
+    ``max_iter`` k-means iterations (:func:`~parsimony.compression.kmeans.kmeans`);
+    ``n_iter`` is its deprecated alias (one release).
 
     Examples
     --------
     >>> w = torch.randn(16, 8, generator=torch.Generator().manual_seed(0))
     >>> C, a = product_quantize(w, 4, 8, random_state=0)
-    >>> C.shape, a.shape, decode(a, C, w.shape).shape
+    >>> C.shape, a.shape, pq_decode(a, C, w.shape).shape
     (torch.Size([8, 4]), torch.Size([32]), torch.Size([16, 8]))
     """
     if not isinstance(weight, torch.Tensor):
@@ -99,18 +105,23 @@ def product_quantize(
     block_size = check_block_size(weight.shape, block_size, name)
     blocks = to_blocks(weight.detach().float(), block_size)
     n_centroids = _check_k(n_centroids, blocks.shape[0], name)
-    r = kmeans(blocks, n_centroids, n_iter=n_iter, random_state=random_state)
+    max_iter = renamed_argument(max_iter, n_iter, "max_iter", "n_iter")
+    r = kmeans(blocks, n_centroids, max_iter=max_iter, random_state=random_state)
     return r.centroids, r.assignments
 
 
-def encode(weight: torch.Tensor, centroids: torch.Tensor, name: str = "weight") -> torch.Tensor:
+def pq_encode(weight: torch.Tensor, centroids: torch.Tensor, name: str = "weight") -> torch.Tensor:
     """Nearest-centroid index of every block of ``weight`` (block size = ``centroids.shape[1]``)."""
+    if not isinstance(weight, torch.Tensor) or not isinstance(centroids, torch.Tensor):
+        raise TypeError("weight and centroids must be torch.Tensor")
+    if centroids.ndim != 2:
+        raise ValueError(f"centroids must be 2-D (K, block_size), got {tuple(centroids.shape)}")
     block_size = check_block_size(weight.shape, centroids.shape[1], name)
     return assign(to_blocks(weight.detach().float(), block_size), centroids)[0]
 
 
-def decode(assignments: torch.Tensor, centroids: torch.Tensor, shape) -> torch.Tensor:
-    """``centroids[assignments]`` reshaped to ``shape`` (the inverse of :func:`encode`)."""
+def pq_decode(assignments: torch.Tensor, centroids: torch.Tensor, shape) -> torch.Tensor:
+    """``centroids[assignments]`` reshaped to ``shape`` (the inverse of :func:`pq_encode`)."""
     return from_blocks(centroids[assignments], shape)
 
 
@@ -155,7 +166,7 @@ class PQLayer(CompressedLayer):
     Examples
     --------
     >>> lin = nn.Linear(256, 256)
-    >>> q = PQLayer.from_layer(lin, block_size=8, n_centroids=256, n_iter=2, random_state=0)
+    >>> q = PQLayer.from_layer(lin, block_size=8, n_centroids=256, max_iter=2, random_state=0)
     >>> arrays, kinds, meta = q.pack_state()
     >>> arrays["assignments"].nbytes == lin.weight.numel() // 8, arrays["centroids"].nbytes
     (True, 4096)
@@ -190,15 +201,18 @@ class PQLayer(CompressedLayer):
         block_size: int,
         n_centroids: int,
         *,
-        n_iter: int = 20,
+        max_iter: int = 20,
         random_state=None,
         centroid_dtype: str = "float16",
         name: str = "layer",
+        n_iter: int | None = None,
     ):
-        """Product-quantize a weight layer (k-means on its blocks)."""
+        """Product-quantize a weight layer (k-means on its blocks; ``n_iter``: deprecated
+        alias of ``max_iter``)."""
         spec = layer_spec(layer, name)
         C, a = product_quantize(
-            layer.weight, block_size, n_centroids, n_iter=n_iter,
+            layer.weight, block_size, n_centroids,
+            max_iter=renamed_argument(max_iter, n_iter, "max_iter", "n_iter"),
             random_state=random_state, name=name,
         )  # fmt: skip
         return cls(spec, C, a, getattr(layer, "bias", None), centroid_dtype)
@@ -250,47 +264,54 @@ def product_quantize_model(
     block_size=8,
     n_centroids=256,
     *,
-    n_iter: int = 20,
+    max_iter: int = 20,
     layers=None,
     exclude=None,
     cap_centroids: bool = False,
     centroid_dtype: str = "float16",
     random_state=0,
     inplace: bool = False,
+    n_iter: int | None = None,
 ) -> nn.Module:
     """Product-quantize every selected weight layer at once, without fine-tuning.
 
     ``block_size`` and ``n_centroids`` are ints or ``{pattern: value}`` mappings (see
     :func:`~parsimony.compression.layers.per_layer`). With ``cap_centroids``, a layer with
-    fewer blocks than ``n_centroids`` gets the largest power of two that fits.
+    fewer blocks than ``n_centroids`` gets the largest power of two that fits. ``max_iter``
+    k-means iterations per layer (``n_iter``: its deprecated alias).
 
     Examples
     --------
     >>> from parsimony.nn import build_model
     >>> m = product_quantize_model(build_model("mlp", in_features=16, hidden=[32]), 8, 16,
-    ...                            n_iter=2, cap_centroids=True)
+    ...                            max_iter=2, cap_centroids=True)
     >>> [(layer.n_centroids, layer.block_size) for layer in (m.layers[0], m.layers[2])]
     [(16, 8), (16, 8)]
     """
+    max_iter = renamed_argument(max_iter, n_iter, "max_iter", "n_iter")
     rng = np.random.default_rng(random_state)
     if not inplace:
         model = copy.deepcopy(model)
     for name, layer in select_layers(model, layers, exclude):
         bs, k = _resolve(name, layer, block_size, n_centroids, cap_centroids)
-        q = PQLayer.from_layer(layer, bs, k, n_iter=n_iter, random_state=rng,
+        q = PQLayer.from_layer(layer, bs, k, max_iter=max_iter, random_state=rng,
                                centroid_dtype=centroid_dtype, name=name)  # fmt: skip
         set_module(model, name, q.to(layer.weight.device))
     return model
 
 
-class IterativePQ:
+class IterativePQ(BaseEstimator):
     """Iterative product quantization (iPQ): quantize in stages, fine-tune in between.
+
+    A scikit-learn ``BaseEstimator`` (``get_params``, ``set_params``, ``clone``) whose input
+    is a torch model, not an array: it is fitted by :meth:`compress`, not ``fit``, and is
+    therefore not a scikit-learn predictor or transformer.
 
     Parameters
     ----------
     block_size, n_centroids : int or mapping
         Per layer (see :func:`~parsimony.compression.layers.per_layer`).
-    n_iter : int
+    max_iter : int
         k-means iterations per layer.
     stages : list of (str or list of str), optional
         fnmatch patterns of the layers quantized at each stage, in order. Default: one
@@ -309,7 +330,11 @@ class IterativePQ:
     device, progress
         Passed to :func:`parsimony.nn.train`.
     callback : callable, optional
-        ``callback(record)`` after each stage, with its ``history_`` record.
+        ``callback(state)`` after each stage, with its ``history_`` record (keys
+        ``iteration`` (the stage), ``objective`` (the stage's summed relative k-means
+        error), ``layers``, ``kmeans_error``, ``finetune``).
+    n_iter : int, optional
+        Deprecated alias of ``max_iter`` (one release).
 
     Attributes
     ----------
@@ -317,6 +342,8 @@ class IterativePQ:
         The compressed model (a copy; the input model is not modified).
     stages_ : list of list of str
         The layer names quantized at each stage.
+    n_iter_ : int
+        k-means iterations run per layer.
     history_ : list of dict
         Per stage: ``layers``, ``kmeans_error`` (relative squared error of each layer's
         weight) and ``finetune`` (the training history).
@@ -326,7 +353,7 @@ class IterativePQ:
     >>> from parsimony.nn import build_model
     >>> X = torch.randn(64, 16); y = (X[:, 0] > 0).long()
     >>> m = build_model("mlp", in_features=16, n_classes=2, hidden=[16])
-    >>> ipq = IterativePQ(block_size=4, n_centroids=8, n_iter=5, finetune_epochs=1).fit(m, (X, y))
+    >>> ipq = IterativePQ(block_size=4, n_centroids=8, max_iter=5).compress(m, (X, y))
     >>> ipq.stages_
     [['layers.0'], ['layers.2']]
     """
@@ -336,7 +363,7 @@ class IterativePQ:
         block_size=8,
         n_centroids=256,
         *,
-        n_iter: int = 20,
+        max_iter: int = 20,
         stages=None,
         layers=None,
         exclude=None,
@@ -349,10 +376,11 @@ class IterativePQ:
         device=None,
         progress: bool = False,
         callback=None,
+        n_iter: int | None = None,
     ):
         self.block_size = block_size
         self.n_centroids = n_centroids
-        self.n_iter = n_iter
+        self.max_iter = max_iter
         self.stages = stages
         self.layers = layers
         self.exclude = exclude
@@ -365,6 +393,7 @@ class IterativePQ:
         self.device = device
         self.progress = progress
         self.callback = callback
+        self.n_iter = n_iter
 
     def _stages(self, model):
         names = [n for n, _ in select_layers(model, self.layers, self.exclude)]
@@ -384,12 +413,20 @@ class IterativePQ:
             out.append(group)
         return out
 
-    def fit(self, model: nn.Module, train_data, valid_data=None) -> IterativePQ:
-        """Quantize a copy of ``model`` stage by stage, fine-tuning on ``train_data``."""
+    def compress(self, model: nn.Module, train_data, valid_data=None) -> IterativePQ:
+        """Quantize a copy of ``model`` stage by stage, fine-tuning on ``train_data``.
+
+        Returns ``self``; the compressed model is ``self.model_``.
+        """
         from parsimony.nn import train
 
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         seed = check_int(self.random_state, "random_state", low=0)
         check_int(self.finetune_epochs, "finetune_epochs", low=0)
+        max_iter = check_int(renamed_argument(self.max_iter, self.n_iter, "max_iter", "n_iter"),
+                             "max_iter", low=0)  # fmt: skip
+        check_choice(self.centroid_dtype, "centroid_dtype", CENTROID_DTYPES)
         model = copy.deepcopy(model)
         self.stages_ = self._stages(model)
         rng = np.random.default_rng(seed)
@@ -400,26 +437,28 @@ class IterativePQ:
                 layer = model.get_submodule(name)
                 bs, k = _resolve(name, layer, self.block_size, self.n_centroids,
                                  self.cap_centroids)  # fmt: skip
-                q = PQLayer.from_layer(layer, bs, k, n_iter=self.n_iter, random_state=rng,
+                q = PQLayer.from_layer(layer, bs, k, max_iter=max_iter, random_state=rng,
                                        centroid_dtype=self.centroid_dtype, name=name)  # fmt: skip
                 w = layer.weight.detach()
                 q = q.to(w.device)
                 errors[name] = float(((q.weight.detach() - w) ** 2).sum() / (w**2).sum())
                 set_module(model, name, q)
-            record = {"stage": i, "layers": group, "kmeans_error": errors, "finetune": []}
+            record = {"iteration": i, "objective": float(sum(errors.values())), "stage": i,
+                      "layers": group, "kmeans_error": errors, "finetune": []}  # fmt: skip
             if self.finetune_epochs > 0:
                 record["finetune"] = train(
                     model, train_data, epochs=self.finetune_epochs, lr=self.lr,
-                    batch_size=self.batch_size, seed=seed + i, device=self.device,
+                    batch_size=self.batch_size, random_state=seed + i, device=self.device,
                     progress=self.progress, valid_data=valid_data,
                 )  # fmt: skip
             self.history_.append(record)
             if self.callback is not None:
                 self.callback(record)
+        self.n_iter_ = max_iter
         self.model_ = model.eval()
         return self
 
 
-def ipq(model: nn.Module, train_data, **kwargs) -> nn.Module:
-    """``IterativePQ(**kwargs).fit(model, train_data).model_``."""
-    return IterativePQ(**kwargs).fit(model, train_data).model_
+def ipq(model: nn.Module, train_data, **options) -> nn.Module:
+    """``IterativePQ(**options).compress(model, train_data).model_``."""
+    return IterativePQ(**options).compress(model, train_data).model_

@@ -44,12 +44,13 @@ from parsimony.compression.layers import (
     check_block_size,
     from_blocks,
     per_layer,
+    renamed_argument,
     select_layers,
     to_blocks,
 )
 from parsimony.compression.scalar import ScalarQuantizer, dequantize, quant_params, quantize
 
-METHODS = ("proxy", "scalar", "pq")
+NOISE_METHODS = ("proxy", "scalar", "pq")
 
 
 class QuantNoise(nn.Module):
@@ -68,10 +69,12 @@ class QuantNoise(nn.Module):
         Layer name, for error messages.
     bits, scheme, granularity, calibration
         The target scalar quantizer (``"scalar"``).
-    n_centroids, n_iter
+    n_centroids, max_iter
         The target PQ codebook (``"pq"``; the block size is ``block_size``).
     update_every : int
         Training forwards between two recalibrations of the exact quantizer.
+    n_iter : int, optional
+        Deprecated alias of ``max_iter`` (one release).
 
     Examples
     --------
@@ -96,11 +99,12 @@ class QuantNoise(nn.Module):
         granularity: str = "channel",
         calibration: str = "minmax",
         n_centroids: int = 256,
-        n_iter: int = 10,
+        max_iter: int = 10,
         update_every: int = 1,
+        n_iter: int | None = None,
     ):
         super().__init__()
-        check_choice(method, "method", METHODS)
+        check_choice(method, "method", NOISE_METHODS)
         p = check_float(p, "p", low=0.0, high=1.0)
         if method == "proxy" and p >= 1:
             raise ValueError(f"p must be < 1 for the proxy (block dropout) noise, got {p}")
@@ -122,12 +126,13 @@ class QuantNoise(nn.Module):
                 raise ValueError(
                     f"n_centroids={n_centroids} exceeds the {self.n_blocks} blocks of layer {name!r}"
                 )
-            self.n_centroids, self.n_iter = n_centroids, check_int(n_iter, "n_iter", low=1)
+            max_iter = renamed_argument(max_iter, n_iter, "max_iter", "n_iter")
+            self.n_centroids, self.max_iter = n_centroids, check_int(max_iter, "max_iter", low=1)
             self.register_buffer("centroids", self._fit_centroids(w, 0))
 
     def _fit_centroids(self, w: torch.Tensor, seed: int) -> torch.Tensor:
         blocks = to_blocks(w.float(), self.block_size)
-        return kmeans(blocks, self.n_centroids, n_iter=self.n_iter, random_state=seed).centroids
+        return kmeans(blocks, self.n_centroids, max_iter=self.max_iter, random_state=seed).centroids
 
     @torch.no_grad()
     def _refresh(self, w: torch.Tensor) -> None:
@@ -181,12 +186,13 @@ def add_quant_noise(
     granularity: str = "channel",
     calibration: str = "minmax",
     n_centroids=256,
-    n_iter: int = 10,
+    max_iter: int = 10,
     update_every: int | None = None,
     cap_centroids: bool = True,
     layers=None,
     exclude=None,
     inplace: bool = True,
+    n_iter: int | None = None,
 ) -> nn.Module:
     """Register :class:`QuantNoise` on the weight of every selected layer.
 
@@ -200,7 +206,7 @@ def add_quant_noise(
         Noise unit per layer (default 8 for ``"proxy"`` and ``"pq"``, 1 for ``"scalar"``).
     bits, scheme, granularity, calibration
         Target scalar quantizer.
-    n_centroids, n_iter, cap_centroids
+    n_centroids, max_iter, cap_centroids
         Target PQ codebook (``n_centroids`` int or mapping; capped at the layer's number
         of blocks, rounded down to a power of two, with ``cap_centroids``).
     update_every : int, optional
@@ -210,6 +216,8 @@ def add_quant_noise(
         See :func:`~parsimony.compression.layers.select_layers`.
     inplace : bool
         Modify ``model`` (default) or a copy.
+    n_iter : int, optional
+        Deprecated alias of ``max_iter`` (one release).
 
     Returns
     -------
@@ -225,7 +233,8 @@ def add_quant_noise(
     >>> type(remove_quant_noise(m).layers[0].weight).__name__
     'Parameter'
     """
-    check_choice(method, "method", METHODS)
+    check_choice(method, "method", NOISE_METHODS)
+    max_iter = renamed_argument(max_iter, n_iter, "max_iter", "n_iter")
     if block_size is None:
         block_size = 1 if method == "scalar" else 8
     if update_every is None:
@@ -242,7 +251,7 @@ def add_quant_noise(
             k = 1 << ((w.numel() // bs).bit_length() - 1)
         qn = QuantNoise(
             w, method, p, bs, name, bits=bits, scheme=scheme, granularity=granularity,
-            calibration=calibration, n_centroids=k, n_iter=n_iter, update_every=update_every,
+            calibration=calibration, n_centroids=k, max_iter=max_iter, update_every=update_every,
         )  # fmt: skip
         # register in eval mode: registration runs the parametrization once, which must
         # neither draw noise nor count as a training forward (it would refresh the target

@@ -34,6 +34,8 @@ import math
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from parsimony._validation import check_choice, check_float, check_int
@@ -200,15 +202,24 @@ def fake_quantize(weight: torch.Tensor, scale, zero_point, bits: int) -> torch.T
     return weight + (wq.to(weight.dtype) - weight).detach()
 
 
-class ScalarQuantizer:
-    """A ``bits``-bit scalar quantizer, calibrated on a weight by :meth:`fit`.
+class ScalarQuantizer(TransformerMixin, BaseEstimator):
+    """A ``bits``-bit scalar quantizer, calibrated by :meth:`fit` (a scikit-learn transformer).
 
-    Parameters are those of :func:`quant_params`.
+    Parameters are those of :func:`quant_params`, validated in :meth:`fit`.
+
+    :meth:`fit` takes a weight tensor (any shape; per-channel statistics over its first
+    axis) or an array-like ``X`` of shape (n_samples, n_features) (validated as scikit-learn
+    does; per-channel statistics are then per row, so ``"channel"`` only transforms the
+    ``X`` it was fitted on). :meth:`transform` returns the quantize-dequantize values
+    :math:`\\hat w` (an array of ``X``'s dtype for array input); :meth:`quantize` and
+    :meth:`dequantize` give and read the integer codes.
 
     Attributes
     ----------
     scale_, zero_point_ : torch.Tensor
-        Set by :meth:`fit`.
+        Set by :meth:`fit`; they broadcast against the fitted weight.
+    n_features_in_ : int
+        Columns of the fitted array (``weight[0].numel()`` for a tensor).
 
     Examples
     --------
@@ -219,6 +230,9 @@ class ScalarQuantizer:
     True
     >>> bool((qz.dequantize(codes) - w).abs().max() <= qz.scale_.max() / 2 + 1e-6)
     True
+    >>> X = np.array([[0.0, 1.0], [-1.0, 0.26]])
+    >>> ScalarQuantizer(2).fit_transform(X).tolist()
+    [[0.0, 1.0], [-1.0, 0.0]]
     """
 
     def __init__(
@@ -239,25 +253,41 @@ class ScalarQuantizer:
         self.n_bins = n_bins
         self.n_candidates = n_candidates
 
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in ("bits", "scheme", "granularity", "calibration",
-                                              "percentile", "n_bins", "n_candidates")}  # fmt: skip
+    def _as_tensor(self, X, reset: bool):
+        if isinstance(X, torch.Tensor):
+            if reset:
+                self.n_features_in_ = int(X[0].numel()) if X.ndim > 1 else 1
+            return X, None
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        return torch.tensor(X), X.dtype
 
-    def fit(self, weight: torch.Tensor) -> ScalarQuantizer:
-        self.scale_, self.zero_point_ = quant_params(weight, **self.get_params())
+    def fit(self, X, y=None) -> ScalarQuantizer:
+        """Calibrate the scale and zero-point on ``X`` (a weight tensor or a 2-D array)."""
+        w, _ = self._as_tensor(X, reset=True)
+        self.scale_, self.zero_point_ = quant_params(w, **self.get_params())
         return self
 
+    def transform(self, X):
+        """``dequantize(quantize(X))``: the values the quantized weight takes."""
+        check_is_fitted(self)
+        w, dtype = self._as_tensor(X, reset=False)
+        out = dequantize(self.quantize(w), self.scale_, self.zero_point_)
+        return out.to(w.dtype) if dtype is None else out.numpy().astype(dtype)
+
     def quantize(self, weight: torch.Tensor) -> torch.Tensor:
-        return quantize(weight, self.scale_, self.zero_point_, self.bits)
+        """Integer codes of ``weight`` (int64)."""
+        check_is_fitted(self)
+        return quantize(weight.float(), self.scale_, self.zero_point_, self.bits)
 
     def dequantize(self, codes: torch.Tensor) -> torch.Tensor:
+        """Float32 values of ``codes``."""
+        check_is_fitted(self)
         return dequantize(codes, self.scale_, self.zero_point_)
 
     def fake_quantize(self, weight: torch.Tensor) -> torch.Tensor:
+        """Straight-through quantization of ``weight`` (see :func:`fake_quantize`)."""
+        check_is_fitted(self)
         return fake_quantize(weight, self.scale_, self.zero_point_, self.bits)
-
-    def __repr__(self) -> str:
-        return f"ScalarQuantizer({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
 
 @register_compressed("scalar")

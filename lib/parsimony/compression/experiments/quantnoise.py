@@ -19,11 +19,14 @@ Our protocol (the notebooks say which they use):
   ``pq_noise="exact"``); compressed by :class:`~parsimony.compression.IterativePQ` with the
   same staged fine-tuning for every arm;
 * sizes are ``len(pack(model))``; ratios against the float32 / float16 models.
+
+Tasks (:class:`parsimony.data.Task`): :func:`digits_task` (the card's MLP), :func:`mnist1d_task`
+and :func:`charlm_task`. The claim statistics (:func:`advantage`, :func:`compression_cost`,
+:func:`float_gap`, :func:`best_rate`, :func:`increasing_in_centroids`) and the Table-1 claims
+(:func:`table1_claims`) are computed here, not in notebook cells.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,46 +35,20 @@ from parsimony.compression.packing import size_report
 from parsimony.compression.pq import IterativePQ, product_quantize_model
 from parsimony.compression.quant_noise import add_quant_noise, remove_quant_noise
 from parsimony.compression.scalar import quantize_model
-from parsimony.nn import build_model, evaluate, train
+from parsimony.data import Task, digits_split, mnist1d_split
+from parsimony.nn import train
 
 TARGETS = ("int8", "int4", "ipq")
 TRAININGS = ("normal", "qat", "qn")
 METRICS = ("accuracy", "perplexity")
 
 
-@dataclass
-class Task:
-    """A dataset, a model family and the metric of a Table-1 column.
-
-    Attributes
-    ----------
-    name : str
-    arch, config : str, dict
-        :func:`parsimony.nn.build_model` arguments.
-    train, test : pair (X, y)
-    metric : {"accuracy", "perplexity"}
-    stages : list, optional
-        iPQ stages (None: one weight layer per stage).
-    """
-
-    name: str
-    arch: str
-    config: dict
-    train: tuple
-    test: tuple
-    metric: str = "accuracy"
-    stages: list | None = None
-    info: dict = field(default_factory=dict)
-
-    def model(self, seed: int):
-        return build_model(self.arch, self.config, seed=seed)
-
-    def score(self, model) -> float:
-        return float(evaluate(model, self.test)[self.metric])
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.metric == "accuracy"
+def digits_task(hidden=(256, 256), *, test_fraction: float = 0.2, random_state: int = 0) -> Task:
+    """The card's model: scikit-learn digits (stratified 80/20 split, ``X / 16``), MLP
+    64-256-256-10 (:func:`parsimony.data.digits_split`)."""
+    split = digits_split(test_fraction=test_fraction, random_state=random_state)
+    config = {"in_features": 64, "n_classes": 10, "hidden": list(hidden)}
+    return Task("digits", "mlp", config, split["train"], split["test"], "accuracy")
 
 
 def mnist1d_task(hidden=(256, 256)) -> Task:
@@ -79,11 +56,13 @@ def mnist1d_task(hidden=(256, 256)) -> Task:
 
     The 40-sample input layer has rows of 40 values: block sizes must divide 40.
     """
-    from parsimony.data import load_mnist1d
-
-    xtr, ytr, xte, yte = load_mnist1d()
+    split = mnist1d_split()
     config = {"in_features": 40, "n_classes": 10, "hidden": list(hidden)}
-    return Task("mnist1d", "mlp", config, (xtr, ytr), (xte, yte), "accuracy")
+    return Task("mnist1d", "mlp", config, split["train"], split["test"], "accuracy")
+
+
+#: the Table-1 tasks of the MLP notebook, by name
+MLP_TASKS = {"digits": digits_task, "mnist1d": mnist1d_task}
 
 
 #: iPQ stages of the char Transformer (the paper's order: FFN, embeddings, attention)
@@ -152,33 +131,35 @@ def noise_for(
     return {"method": "proxy", "p": p_pq, "block_size": block_size}
 
 
-def train_arm(task: Task, noise: dict | None, *, seed: int, epochs: int, lr: float,
+def train_arm(task: Task, noise: dict | None, *, random_state: int, epochs: int, lr: float,
               batch_size: int, init_state=None, schedule="constant", grad_clip=None,
               progress=False):  # fmt: skip
     """Train one arm (from scratch, or from ``init_state``) and return it without noise."""
+    seed = random_state
     model = task.model(seed)
     if init_state is not None:
         model.load_state_dict(init_state)
     if noise is not None:
         add_quant_noise(model, **noise)
-    train(model, task.train, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+    train(model, task.train, epochs=epochs, lr=lr, batch_size=batch_size, random_state=seed,
           schedule=schedule, grad_clip=grad_clip, progress=progress)  # fmt: skip
     return remove_quant_noise(model).eval()
 
 
-def compress(model, target: str, task: Task, *, seed: int, block_size=8, n_centroids=16,
-             n_iter: int = 20, finetune_epochs: int = 1, finetune_lr: float = 1e-3,
-             batch_size: int = 64, finetune_data=None):  # fmt: skip
+def compress_arm(model, target: str, task: Task, *, random_state: int, block_size=8,
+                 n_centroids=16, max_iter: int = 20, finetune_epochs: int = 1,
+                 finetune_lr: float = 1e-3, batch_size: int = 64, finetune_data=None):  # fmt: skip
     """Compress a trained float model with ``target``; see the module docstring."""
     check_choice(target, "target", TARGETS)
     if target in ("int8", "int4"):
         return quantize_model(model, int(target[3:]), granularity="channel")
     ipq = IterativePQ(
-        block_size, n_centroids, n_iter=n_iter, stages=task.stages,
+        block_size, n_centroids, max_iter=max_iter, stages=task.stages,
         finetune_epochs=finetune_epochs, lr=finetune_lr, batch_size=batch_size,
-        random_state=seed,
+        random_state=random_state,
     )  # fmt: skip
-    return ipq.fit(model, finetune_data if finetune_data is not None else task.train).model_
+    data = finetune_data if finetune_data is not None else task.train
+    return ipq.compress(model, data).model_
 
 
 def quantnoise_table(
@@ -199,7 +180,7 @@ def quantnoise_table(
     pq_noise: str = "proxy",
     block_size=8,
     n_centroids=16,
-    n_iter: int = 20,
+    max_iter: int = 20,
     finetune_epochs: int = 1,
     finetune_lr: float = 1e-3,
     finetune_samples: int | None = None,
@@ -231,7 +212,7 @@ def quantnoise_table(
     if pretrain_epochs > 0:
         base = task.model(0)
         train(base, task.train, epochs=pretrain_epochs, lr=pretrain_lr or lr,
-              batch_size=batch_size, seed=0, schedule=schedule, grad_clip=grad_clip,
+              batch_size=batch_size, random_state=0, schedule=schedule, grad_clip=grad_clip,
               progress=progress)  # fmt: skip
         init_state = {k: v.detach().clone() for k, v in base.state_dict().items()}
     # the trainings to run: the normal one is shared by every target
@@ -254,21 +235,22 @@ def quantnoise_table(
         trained = {}
         for key, noise in runs:
             bar.set_postfix_str(f"seed {seed} {key}")
-            trained[key] = train_arm(task, noise, seed=seed, init_state=init_state, **fit)
+            trained[key] = train_arm(task, noise, random_state=seed, init_state=init_state,
+                                     **fit)  # fmt: skip
             bar.update()
         normal = trained["normal"]
         rows.append(_row(task, seed, "float", "normal", normal, task.score(normal)))
         for target in targets:
             for training in trainings:
                 model = trained["normal" if training == "normal" else f"{training}:{target}"]
-                q = compress(model, target, task, seed=seed, block_size=block_size,
-                             n_centroids=n_centroids, n_iter=n_iter,
+                q = compress_arm(model, target, task, random_state=seed, block_size=block_size,
+                             n_centroids=n_centroids, max_iter=max_iter,
                              finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
                              batch_size=batch_size, finetune_data=finetune_data)  # fmt: skip
                 row = _row(task, seed, target, training, q, task.score(model))
                 if target == "ipq":
                     oneshot = product_quantize_model(model, block_size, n_centroids,
-                                                     n_iter=n_iter, cap_centroids=True,
+                                                     max_iter=max_iter, cap_centroids=True,
                                                      random_state=seed)  # fmt: skip
                     row["metric_no_finetune"] = task.score(oneshot)
                 rows.append(row)
@@ -280,6 +262,7 @@ def _row(task, seed, target, training, model, metric_float):
     rep = size_report(model)
     return {
         "task": task.name,
+        "metric_name": task.metric,
         "seed": seed,
         "target": target,
         "training": training,
@@ -322,7 +305,7 @@ def noise_rate_sweep(
     batch_size: int = 128,
     block_size: int = 8,
     n_centroids: int = 16,
-    n_iter: int = 20,
+    max_iter: int = 20,
     finetune_epochs: int = 1,
     finetune_lr: float = 1e-3,
     progress: bool = True,
@@ -345,10 +328,12 @@ def noise_rate_sweep(
                 noise = {"method": method, "p": float(p), "block_size": block_size}
                 if method == "pq":
                     noise["n_centroids"] = n_centroids
-            model = train_arm(task, noise, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size)
-            q = compress(model, "ipq", task, seed=seed, block_size=block_size,
-                         n_centroids=n_centroids, n_iter=n_iter, finetune_epochs=finetune_epochs,
-                         finetune_lr=finetune_lr, batch_size=batch_size)  # fmt: skip
+            model = train_arm(task, noise, random_state=seed, epochs=epochs, lr=lr,
+                              batch_size=batch_size)  # fmt: skip
+            q = compress_arm(model, "ipq", task, random_state=seed, block_size=block_size,
+                             n_centroids=n_centroids, max_iter=max_iter,
+                             finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
+                             batch_size=batch_size)  # fmt: skip
             rows.append({"seed": seed, "p": float(p), "metric": task.score(q),
                          "metric_float": task.score(model),
                          "bytes": size_report(q).total_bytes})  # fmt: skip
@@ -369,7 +354,7 @@ def size_accuracy_curves(
     epochs: int = 10,
     lr: float = 3e-3,
     batch_size: int = 128,
-    n_iter: int = 20,
+    max_iter: int = 20,
     finetune_epochs: int = 1,
     finetune_lr: float = 1e-3,
     progress: bool = True,
@@ -396,12 +381,14 @@ def size_accuracy_curves(
             if training == "qn":
                 noise = {"method": "proxy", "p": p_pq,
                          "block_size": fit_block_size(task.model(0), noise_block_size)}  # fmt: skip
-            model = train_arm(task, noise, seed=seed, epochs=epochs, lr=lr, batch_size=batch_size)
+            model = train_arm(task, noise, random_state=seed, epochs=epochs, lr=lr,
+                              batch_size=batch_size)  # fmt: skip
             for bs in block_sizes:
                 for k in n_centroids_list:
-                    q = compress(model, "ipq", task, seed=seed, block_size=fit_block_size(model, bs),
-                                 n_centroids=k, n_iter=n_iter, finetune_epochs=finetune_epochs,
-                                 finetune_lr=finetune_lr, batch_size=batch_size)  # fmt: skip
+                    q = compress_arm(model, "ipq", task, random_state=seed,
+                                     block_size=fit_block_size(model, bs), n_centroids=k,
+                                     max_iter=max_iter, finetune_epochs=finetune_epochs,
+                                     finetune_lr=finetune_lr, batch_size=batch_size)  # fmt: skip
                     rep = size_report(q)
                     rows.append({"seed": seed, "training": training, "block_size": bs,
                                  "n_centroids": k, "bytes": rep.total_bytes,
@@ -425,6 +412,7 @@ def summarize(rows):
         metric_float=("metric_float", "mean"),
         metric_no_finetune=("metric_no_finetune", "mean"),
         n_seeds=("seed", "nunique"),
+        metric_name=("metric_name", "first"),
     ).reset_index()
     out["_o"] = out["target"].map(order) * 10 + out["training"].map(torder)
     return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
@@ -438,21 +426,192 @@ def cell(summary, target: str, training: str, column: str = "metric_mean") -> fl
     return float(sel[column].iloc[0])
 
 
+def advantage(
+    summary, target: str, training: str = "qn", over: str = "normal", column: str = "metric_mean"
+) -> float:
+    """How much better ``training`` is than ``over`` at ``target`` (mean over seeds).
+
+    Accuracy: the difference (points as fractions, 0.01 = 1 point). Perplexity (the table's
+    ``metric`` is a perplexity when :func:`summarize` got a perplexity task): the relative
+    reduction ``1 - ppl(training) / ppl(over)``. Positive means ``training`` is better.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"target": ["ipq"] * 2, "training": ["qn", "normal"],
+    ...                   "metric_mean": [0.6, 0.5], "metric_name": ["accuracy"] * 2})
+    >>> round(advantage(t, "ipq"), 6)
+    0.1
+    """
+    a, b = cell(summary, target, training, column), cell(summary, target, over, column)
+    return a - b if _higher_is_better(summary) else 1 - a / b
+
+
+def compression_cost(summary, target: str, training: str) -> float:
+    """What compressing with ``target`` costs the model trained by ``training``: its metric
+    before minus after (accuracy) or the relative perplexity increase; positive is a loss."""
+    after = cell(summary, target, training)
+    before = cell(summary, target, training, "metric_float")
+    return before - after if _higher_is_better(summary) else after / before - 1
+
+
+def float_gap(summary, target: str, training: str = "qn") -> float:
+    """Uncompressed metric of the ``training`` arm of ``target`` against normal training
+    (the ``float`` row): accuracy difference, or relative perplexity difference."""
+    noisy = cell(summary, target, training, "metric_float")
+    plain = cell(summary, "float", "normal")
+    return noisy - plain if _higher_is_better(summary) else noisy / plain - 1
+
+
+def _higher_is_better(summary) -> bool:
+    names = set(summary["metric_name"]) if "metric_name" in summary else {"accuracy"}
+    if len(names) != 1:
+        raise ValueError(f"summary mixes metrics {sorted(names)}")
+    return names == {"accuracy"}
+
+
+def best_rate(by_p) -> tuple[float, float, float]:
+    """``(best p > 0, its accuracy, accuracy at p = 0)`` of a p sweep (columns ``p``,
+    ``accuracy``); ties go to the smaller p."""
+    ref = by_p[by_p["p"] == 0]
+    noisy = by_p[by_p["p"] > 0].sort_values("p")
+    if ref.empty or noisy.empty:
+        raise ValueError("by_p needs p = 0 and at least one p > 0")
+    best = noisy.loc[noisy["accuracy"].idxmax()]
+    return float(best["p"]), float(best["accuracy"]), float(ref["accuracy"].iloc[0])
+
+
+def increasing_in_centroids(curves) -> bool:
+    """Whether the accuracy strictly increases with ``n_centroids`` on every
+    (``training``, ``block_size``) curve."""
+    return all(
+        bool(np.all(np.diff(g.sort_values("n_centroids")["accuracy"].to_numpy()) > 0))
+        for _, g in curves.groupby(["training", "block_size"])
+    )
+
+
+#: the card's Table 1 numbers (Wikitext-103 LM column; the card marks them unverified)
+PAPER_TABLE1 = (
+    "Table 1, Wikitext-103 LM: iPQ PPL 20.7 with Quant-Noise vs 25.2 trained normally, "
+    "uncompressed 18.3 at 942 MB (unverified)"
+)
+PAPER_MESSAGE = (
+    "Table 1: QAT helps int8 but hurts at extreme compression, where Quant-Noise helps most"
+)
+
+
+#: the keys of :func:`table1_claims`
+TABLE1_CLAIMS = ("qn_beats_normal", "qn_beats_qat", "qn_near_qat", "qat_hurts_ipq",
+                 "gap_larger_at_ipq", "int8_gap_small", "float_close", "int8_lossless",
+                 "qat_helps_int8", "qat_helps_int4", "finetune_helps")  # fmt: skip
+
+
+def table1_claims(summary, name: str, not_expected=None) -> list:
+    """The Table-1 claims of one task, from its :func:`summarize` table.
+
+    ``not_expected`` maps a claim key to the reason it is not asserted at our scale (the
+    report-only ones of the card are never asserted). Keys: ``qn_beats_normal``,
+    ``qn_beats_qat``, ``qn_near_qat``, ``qat_hurts_ipq``, ``gap_larger_at_ipq``,
+    ``int8_gap_small``, ``float_close``, ``int8_lossless``, ``qat_helps_int8``,
+    ``qat_helps_int4``, ``finetune_helps``. Accuracy tolerances are points (1 point =
+    0.01); for perplexity the same numbers are relative differences (1 point -> 1 %).
+    Rows the summary lacks (a target not run) give no claim.
+    """
+    from parsimony.claims import Claim
+
+    notes = dict(not_expected or {})
+    unknown = sorted(set(notes) - set(TABLE1_CLAIMS))
+    if unknown:
+        raise ValueError(f"not_expected: unknown claim keys {unknown} (known: {TABLE1_CLAIMS})")
+    acc = _higher_is_better(summary)
+    unit = (lambda v: f"{100 * v:+.2f} pt") if acc else (lambda v: f"{100 * v:+.2f} %")
+    m = (lambda v: f"{v:.3f}") if acc else (lambda v: f"PPL {v:.2f}")
+    metric, one, two = ("accuracy", "1 point", "2 points") if acc else ("perplexity", "1 %", "2 %")
+    targets = set(summary["target"])
+    out = []
+
+    def add(key, text, holds, ours, paper=None, kind="paper", report_only=None):
+        note = report_only or notes.pop(key, None)
+        out.append(Claim(f"{name}: {text}", bool(holds), ours, paper, kind,
+                         expected=note is None, note=note))  # fmt: skip
+
+    card = "report only (the card, section 5)"
+    if "ipq" in targets:
+        qn, plain, qat = (cell(summary, "ipq", t) for t in ("qn", "normal", "qat"))
+        ratio = cell(summary, "ipq", "qn", "ratio_fp32")
+        add("qn_beats_normal", "at the most extreme setting (iPQ), Quant-Noise beats normal "
+            "training", advantage(summary, "ipq") > 0,
+            f"QN {m(qn)} vs normal {m(plain)} at {ratio:.1f}x", PAPER_TABLE1)  # fmt: skip
+        add("qn_beats_qat", "at the most extreme setting (iPQ), Quant-Noise beats QAT",
+            advantage(summary, "ipq", over="qat") > 0, f"QN {m(qn)} vs QAT {m(qat)}",
+            PAPER_MESSAGE)  # fmt: skip
+        add("qn_near_qat", f"at iPQ, Quant-Noise is at least QAT minus {one}",
+            advantage(summary, "ipq", over="qat") >= -0.01,
+            unit(advantage(summary, "ipq", over="qat")), kind="ours")  # fmt: skip
+        add("qat_hurts_ipq", "QAT hurts at extreme compression: at iPQ, QAT is worse than "
+            "normal training", advantage(summary, "ipq", "qat") < 0,
+            f"QAT {m(qat)} vs normal {m(plain)}", PAPER_MESSAGE)  # fmt: skip
+        oneshot = cell(summary, "ipq", "normal", "metric_no_finetune")
+        add("finetune_helps", "fine-tuning the centroids between iPQ stages beats one-shot PQ",
+            _better(acc, plain, oneshot), f"{m(plain)} with vs {m(oneshot)} without",
+            kind="ours", report_only=card + ": the no-fine-tune gap")  # fmt: skip
+        gaps = {t: unit(float_gap(summary, t)) for t in sorted(targets - {"float"})}
+        add("float_close", f"the uncompressed {metric} of the Quant-Noise-trained model is "
+            f"within {two} of normal training", max(abs(float_gap(summary, t))
+            for t in targets - {"float"}) <= 0.02,
+            ", ".join(f"{t}: {g}" for t, g in gaps.items()))  # fmt: skip
+    if "int8" in targets:
+        g8 = advantage(summary, "int8")
+        add("int8_gap_small", f"at int8 the Quant-Noise advantage is within {one}",
+            abs(g8) <= 0.01, unit(g8), kind="ours")  # fmt: skip
+        costs = {t: compression_cost(summary, "int8", t) for t in TRAININGS}
+        add("int8_lossless", f"int8 is near lossless: for every arm, int8 costs at most {one} "
+            "of its own uncompressed metric", max(costs.values()) <= 0.01,
+            ", ".join(f"{t}: {unit(v)}" for t, v in costs.items()), kind="ours")  # fmt: skip
+        add("qat_helps_int8", "QAT helps int8: at int8, QAT beats normal training",
+            advantage(summary, "int8", "qat") > 0, unit(advantage(summary, "int8", "qat")),
+            PAPER_MESSAGE)  # fmt: skip
+        if "ipq" in targets:
+            add("gap_larger_at_ipq", "the Quant-Noise advantage over normal training is larger "
+                "at iPQ than at int8", advantage(summary, "ipq") > g8,
+                f"{unit(advantage(summary, 'ipq'))} (iPQ) vs {unit(g8)} (int8)",
+                PAPER_MESSAGE)  # fmt: skip
+    if "int4" in targets:
+        add("qat_helps_int4", "at int4, QAT beats normal training",
+            advantage(summary, "int4", "qat") > 0, unit(advantage(summary, "int4", "qat")),
+            PAPER_MESSAGE, report_only=card + ": toy models may differ")  # fmt: skip
+    return out
+
+
+def _better(higher_is_better: bool, a: float, b: float) -> bool:
+    return a > b if higher_is_better else a < b
+
+
 __all__ = [
     "LM_STAGES",
     "METRICS",
+    "PAPER_MESSAGE",
+    "PAPER_TABLE1",
+    "MLP_TASKS",
+    "TABLE1_CLAIMS",
     "TARGETS",
     "TRAININGS",
-    "Task",
+    "advantage",
+    "best_rate",
     "cell",
     "charlm_task",
-    "compress",
+    "compress_arm",
+    "compression_cost",
+    "digits_task",
     "fit_block_size",
+    "float_gap",
+    "increasing_in_centroids",
     "mnist1d_task",
     "noise_for",
     "noise_rate_sweep",
     "quantnoise_table",
     "size_accuracy_curves",
     "summarize",
+    "table1_claims",
     "train_arm",
 ]
