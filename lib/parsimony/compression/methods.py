@@ -28,7 +28,6 @@ imported when called, so importing this module stays cheap.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
 from torch import nn
@@ -61,12 +60,6 @@ def _needs(train_data, method: str, why: str = "for its training"):
     if train_data is None:
         raise ValueError(f"method {method!r} needs train_data {why}")
     return train_data
-
-
-def _seeded(fn, random_state) -> dict:
-    """``{"random_state": r}``, or ``{"seed": r}`` for a function that still calls it so."""
-    params = inspect.signature(fn).parameters
-    return {"random_state" if "random_state" in params else "seed": random_state}
 
 
 def _fit(model, train_data, method, *, epochs, lr, batch_size, random_state, **kw):
@@ -115,7 +108,7 @@ def compress_smh(model: nn.Module, train_data=None, fraction: float = 0.1, *, ep
     ``train_data`` for ``epochs`` (SMH trains from scratch: the model gives the architecture)."""
     from parsimony.compression.hashing import smh_model
 
-    out = smh_model(model, fraction, **_seeded(smh_model, random_state), **options)
+    out = smh_model(model, fraction, random_state=random_state, **options)
     return _fit(out, train_data, "smh", epochs=epochs, lr=lr, batch_size=batch_size,
                 random_state=random_state)  # fmt: skip
 
@@ -128,7 +121,7 @@ def compress_hashednets(model: nn.Module, train_data=None, fraction: float = 0.1
     trained on ``train_data`` for ``epochs``."""
     from parsimony.compression.hashing import hashednets_model
 
-    out = hashednets_model(model, fraction, **_seeded(hashednets_model, random_state), **options)
+    out = hashednets_model(model, fraction, random_state=random_state, **options)
     return _fit(out, train_data, "hashednets", epochs=epochs, lr=lr, batch_size=batch_size,
                 random_state=random_state)  # fmt: skip
 
