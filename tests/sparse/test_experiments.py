@@ -1,8 +1,7 @@
 """Recovery experiments: paired trials, determinism, summaries."""
 
 import pytest
-from parsimony.sparse import phase_transition
-from parsimony.sparse.experiments import m_at, summarize
+from parsimony.sparse.experiments.graph_recovery import m_at, phase_transition, summarize
 
 
 def test_phase_transition_deterministic_and_paired():
