@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from parsimony._validation import check_array
-from parsimony.sparse.operators import as_operator
+from parsimony.sparse.operators import MatrixOperator, as_operator
 
 __all__ = ["OrthogonalMatchingPursuit", "check_system", "omp"]
 
@@ -260,10 +260,12 @@ class OrthogonalMatchingPursuit(MultiOutputMixin, RegressorMixin, BaseEstimator)
         if self.fit_intercept:
             X_offset, y_offset = X64.mean(axis=0), Y.mean(axis=0)
             X64, Y = X64 - X_offset, Y - y_offset
+        A = MatrixOperator(X64)  # checked once for every target
+        max_atoms = min(n_samples, n_features) if n_atoms is None else n_atoms
         coef = np.zeros((Y.shape[1], n_features))
         n_iter = []
         for j in range(Y.shape[1]):
-            coef[j], it = omp(X64, Y[:, j], n_atoms, tol=tol)
+            coef[j], it = _omp_path(A, Y[:, j], max_atoms, tol, None)
             n_iter.append(it)
         self.n_iter_ = n_iter[0] if len(n_iter) == 1 else n_iter
         self.coef_ = (coef[0] if coef.shape[0] == 1 else coef).astype(X.dtype, copy=False)
