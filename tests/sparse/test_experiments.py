@@ -87,7 +87,10 @@ def test_claim_statistics_on_a_hand_made_table():
     assert m_at(summ, "gaussian", "a", 0.9) == 3.0
     assert m_at(summ, "gaussian", "b", 0.5) == 3.0
     assert m_at(summ, "gaussian", "b", 1.1) == float("inf")
-    assert max_success_gap(summ, "a", "b") == pytest.approx(1 / 3)
+    assert max_success_gap(df, "a", "b") == pytest.approx(1 / 3)
+    # paired: b on its first two trials only is compared with a on those two
+    sub = df[(df.method == "a") | (df.trial < 2)]
+    assert max_success_gap(sub, "a", "b") == pytest.approx(1 / 2)
     assert mean_success(df, "a", "b") == (pytest.approx(5 / 6), pytest.approx(4 / 6), 6)
     # both recover: (2.0, 2) -> a 3 vs b 4; (3.0, 0..2) -> a 1, 2, 2 vs b 3, 2, 2
     ia, ib = paired_iterations(df, "a", "b")
@@ -95,7 +98,7 @@ def test_claim_statistics_on_a_hand_made_table():
     assert paired_medians(df, "a", "b") == (2.0, 2.5, 4)
     assert paired_medians(df[df.method == "a"], "a", "b")[2] == 0
     with pytest.raises(ValueError, match="share"):
-        max_success_gap(summ, "a", "c")
+        max_success_gap(df, "a", "c")
 
 
 def test_convergence_rate():

@@ -246,14 +246,21 @@ def success_at(summary: pd.DataFrame, operator: str, method: str, ratio: float) 
     return float(row.success.iloc[0]) if len(row) else float("nan")
 
 
-def max_success_gap(summary: pd.DataFrame, a: str, b: str) -> float:
-    """Largest ``|success(a) - success(b)|`` over the (operator, ratio) points both ran."""
-    sa = summary[summary.method == a].set_index(["operator", "ratio"]).success
-    sb = summary[summary.method == b].set_index(["operator", "ratio"]).success
+def max_success_gap(df: pd.DataFrame, a: str, b: str) -> float:
+    """Largest ``|success(a) - success(b)|`` over (operator, ratio), on the paired trials.
+
+    At each point both methods ran, the success rates are taken over the trials both ran
+    (the same signals and operators), so a method run on fewer trials is compared with the
+    other on those trials only.
+    """
+    key = ["operator", "ratio", "trial"]
+    sa = df[df.method == a].set_index(key).success
+    sb = df[df.method == b].set_index(key).success
     both = sa.index.intersection(sb.index)
     if not len(both):
-        raise ValueError(f"methods {a!r} and {b!r} share no (operator, ratio) point")
-    return float(np.max(np.abs(sa[both].to_numpy() - sb[both].to_numpy())))
+        raise ValueError(f"methods {a!r} and {b!r} share no paired trial")
+    diff = (sa[both].astype(float) - sb[both].astype(float)).groupby(level=[0, 1]).mean()
+    return float(diff.abs().max())
 
 
 def mean_success(df: pd.DataFrame, a: str, b: str) -> tuple[float, float, int]:
