@@ -24,7 +24,9 @@ def _spectral():
 
 
 def _sparse():
-    return []
+    from parsimony.sparse import OrthogonalMatchingPursuit
+
+    return [OrthogonalMatchingPursuit()]
 
 
 def _compression():

@@ -4,8 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
-from parsimony.sparse.headtail import METHODS, _solve_flow_lp, lp_project, pcst_project
-from parsimony.sparse.models import adjacency, grid_graph, n_components
+from parsimony.sparse.graphs import adjacency, grid_graph, n_components
+from parsimony.sparse.headtail import PROJECTIONS, _solve_flow_lp, lp_project, pcst_project
 
 # HIS 2015 (Theorems 8 and 9) prove c_T = sqrt(7) and c_H = sqrt(1/14) on norms: squared here.
 C_TAIL, C_HEAD = 7.0, 1.0 / 14.0
@@ -31,10 +31,10 @@ def _opt(b, s, g):
     return max(w[S].sum() for S in ADMISSIBLE[(s, g)])
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(PROJECTIONS))
 @pytest.mark.parametrize(("s", "g"), sorted(ADMISSIBLE))
 def test_head_and_tail_guarantees_brute_force(name, s, g):
-    head, tail = METHODS[name]
+    head = tail = PROJECTIONS[name]
     rng = np.random.default_rng(s * 10 + g)
     for trial in range(6):
         b = rng.standard_normal(N) * rng.exponential(size=N)
@@ -55,7 +55,7 @@ def test_lp_rounding_is_often_optimal_on_tiny_graphs(name):
     hits = 0
     for trial in range(20):
         b = rng.standard_normal(N)
-        S = METHODS[name][1](b, EDGES, 4, 1, adj=ADJ, random_state=trial, n_roots=3)
+        S = PROJECTIONS[name](b, EDGES, 4, 1, adj=ADJ, random_state=trial, n_roots=3)
         hits += np.isclose((b**2)[S].sum(), _opt(b, 4, 1))
     assert hits >= 15
 
@@ -77,8 +77,8 @@ def test_exact_on_an_obvious_blob():
     b = np.zeros(36)
     b[[7, 8, 9, 15]] = [3.0, 2.0, 2.5, 1.5]
     b[35] = 0.5
-    for name, (head, _) in METHODS.items():
-        assert head(b, e, 4, 1, random_state=0).tolist() == [7, 8, 9, 15], name
+    for name, project in PROJECTIONS.items():
+        assert project(b, e, 4, 1, random_state=0).tolist() == [7, 8, 9, 15], name
 
 
 def test_lp_deterministic_given_seed():

@@ -2,9 +2,7 @@
 
 import numpy as np
 import pytest
-from parsimony.sparse.models import (
-    GraphSparse,
-    KSparse,
+from parsimony.sparse.graphs import (
     adjacency,
     grid_graph,
     n_components,
@@ -12,6 +10,7 @@ from parsimony.sparse.models import (
     random_connected_support,
     top_k,
 )
+from parsimony.sparse.models import GraphSparse, KSparse
 
 
 def test_grid_graph():

@@ -7,26 +7,28 @@ Davies 2010), OMP, and graph-CoSaMP / AM-IHT (Hegde, Indyk & Schmidt, ICML 2015)
 Modules
 -------
 * :mod:`~parsimony.sparse.operators`: Gaussian, Bernoulli, partial DCT (fast) operators.
-* :mod:`~parsimony.sparse.models`: k-sparse and graph-structured models, grid graphs,
-  planted connected supports.
+* :mod:`~parsimony.sparse.graphs`: grid graphs, adjacency, planted connected supports.
 * :mod:`~parsimony.sparse.headtail`: head/tail approximations (PCST of HIS 2015; the
-  randomized LP rounding), registry ``headtail.METHODS``.
-* :mod:`~parsimony.sparse.solvers`: ``omp``, ``cosamp``, ``iht``, ``recover``.
-* :mod:`~parsimony.sparse.experiments`: recovery trials and phase transitions;
-  ``METHODS``, the recovery methods by name (solver + model projection).
+  randomized LP rounding), registry ``PROJECTIONS``.
+* :mod:`~parsimony.sparse.models`: the k-sparse and graph-structured models.
+* :mod:`~parsimony.sparse.omp`: ``omp`` and the scikit-learn drop-in
+  ``OrthogonalMatchingPursuit``.
+* :mod:`~parsimony.sparse.solvers`: ``cosamp``, ``iht``, ``recover``; ``METHODS``, the
+  solvers by name.
+* :mod:`~parsimony.sparse.experiments.graph_recovery`: the ICPR 2020 experiments (recovery
+  trials, phase transitions, image recovery) and their statistics; imported on its own.
 """
 
-from parsimony.sparse.experiments import METHODS, make_model, phase_transition, recovery_trial
-from parsimony.sparse.headtail import lp_project, pcst_project
-from parsimony.sparse.models import (
-    GraphSparse,
-    KSparse,
+from parsimony.sparse.graphs import (
     adjacency,
     grid_graph,
     n_components,
     planted_signal,
     random_connected_support,
 )
+from parsimony.sparse.headtail import PROJECTIONS, lp_det_project, lp_project, pcst_project
+from parsimony.sparse.models import GraphSparse, KSparse
+from parsimony.sparse.omp import OrthogonalMatchingPursuit, omp
 from parsimony.sparse.operators import (
     OPERATORS,
     BernoulliOperator,
@@ -35,12 +37,12 @@ from parsimony.sparse.operators import (
     PartialDCTOperator,
     make_operator,
 )
-from parsimony.sparse.solvers import SOLVERS, OrthogonalMatchingPursuit, cosamp, iht, omp, recover
+from parsimony.sparse.solvers import METHODS, cosamp, iht, recover
 
 __all__ = [
     "METHODS",
     "OPERATORS",
-    "SOLVERS",
+    "PROJECTIONS",
     "BernoulliOperator",
     "GaussianOperator",
     "GraphSparse",
@@ -52,15 +54,13 @@ __all__ = [
     "cosamp",
     "grid_graph",
     "iht",
+    "lp_det_project",
     "lp_project",
-    "make_model",
     "make_operator",
     "n_components",
     "omp",
     "pcst_project",
-    "phase_transition",
     "planted_signal",
     "random_connected_support",
     "recover",
-    "recovery_trial",
 ]

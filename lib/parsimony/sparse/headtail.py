@@ -5,7 +5,7 @@ Given :math:`b \in \mathbb{R}^n` on a graph :math:`G = (V, E)`, both look for a 
 captures much of the energy :math:`\|b_S\|^2` (head) or leaves little residual
 :math:`\|b - b_S\|^2` (tail); see :mod:`parsimony.sparse.models` for the guarantees.
 
-Two families, each a ``(head, tail)`` pair in :data:`METHODS`:
+Two families, each one routine serving as head and tail, in :data:`PROJECTIONS`:
 
 ``"pcst"``: Hegde, Indyk & Schmidt, "A Nearly-Linear Time Framework for Graph-Structured
 Sparsity", ICML 2015 (HIS 2015). Prize-collecting Steiner forest with prizes
@@ -67,9 +67,9 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import breadth_first_order
 
 from parsimony._validation import check_float, check_int, check_random_state
-from parsimony.sparse.models import adjacency, top_k
+from parsimony.sparse.graphs import adjacency, top_k
 
-__all__ = ["METHODS", "lp_project", "pcst_project"]
+__all__ = ["PROJECTIONS", "lp_det_project", "lp_project", "pcst_project"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def pcst_project(
 
     Examples
     --------
-    >>> from parsimony.sparse.models import grid_graph
+    >>> from parsimony.sparse.graphs import grid_graph
     >>> b = np.zeros(16); b[[0, 1, 2, 15]] = [3.0, 2.0, 2.5, 1.0]
     >>> pcst_project(b, grid_graph(4), 3).tolist()
     [0, 1, 2]
@@ -373,7 +373,7 @@ def lp_project(
 
     Examples
     --------
-    >>> from parsimony.sparse.models import grid_graph
+    >>> from parsimony.sparse.graphs import grid_graph
     >>> b = np.zeros(16); b[[0, 1, 2, 15]] = [3.0, 2.0, 2.5, 1.0]
     >>> lp_project(b, grid_graph(4), 3, random_state=0).tolist()
     [0, 1, 2]
@@ -418,14 +418,19 @@ def lp_project(
     return best
 
 
-def _lp_det(b, edges, s, g=1, **kw):
-    kw["randomized"] = False
-    return lp_project(b, edges, s, g, **kw)
+def lp_det_project(b, edges, s, g=1, **params) -> np.ndarray:
+    """:func:`lp_project` with its deterministic rounding (``randomized=False``), ``"lp_det"``.
+
+    Examples
+    --------
+    >>> from parsimony.sparse.graphs import grid_graph
+    >>> b = np.zeros(16); b[[0, 1, 2, 15]] = [3.0, 2.0, 2.5, 1.0]
+    >>> lp_det_project(b, grid_graph(4), 3).tolist()
+    [0, 1, 2]
+    """
+    return lp_project(b, edges, s, g, **{**params, "randomized": False})
 
 
-#: head/tail approximations by name: ``name -> (head, tail)``.
-METHODS = {
-    "pcst": (pcst_project, pcst_project),
-    "lp": (lp_project, lp_project),
-    "lp_det": (_lp_det, _lp_det),
-}
+#: head/tail approximations by name: ``name -> function`` (head and tail are the same
+#: routine, called at ``(2s, 2g)`` for the head and ``(s, g)`` for the tail).
+PROJECTIONS = {"pcst": pcst_project, "lp": lp_project, "lp_det": lp_det_project}

@@ -1,10 +1,6 @@
 r"""Greedy and thresholding solvers for :math:`y = A x` with a sparse or structured :math:`x`.
 
-* :func:`omp`: orthogonal matching pursuit (Pati, Rezaiifar & Krishnaprasad 1993; Tropp &
-  Gilbert 2007), with the Cholesky factor of the Gram matrix of the selected columns updated
-  by one row per step (as scikit-learn's ``orthogonal_mp``), so a step costs one adjoint plus
-  :math:`O(mk + k^2)`. Same selections and coefficients as
-  ``sklearn.linear_model.OrthogonalMatchingPursuit(fit_intercept=False)``.
+* :func:`~parsimony.sparse.omp.omp`: orthogonal matching pursuit (its own module).
 * :func:`cosamp`: CoSaMP (Needell & Tropp 2009) and, with a graph model, model-based CoSaMP
   (Baraniuk et al. 2010; graph-CoSaMP of Hegde, Indyk & Schmidt 2015,
   ``cosamp_cluster.m``):
@@ -35,30 +31,34 @@ One stopping rule for every iterative method (HIS's): stop when
 :func:`recover` is the entry point, ``recover(A, y, model, method="cosamp")``; it returns
 the estimate and the history (relative residual per iteration, iterations, whether the
 tolerance was met). ``callback(state)`` is called after every iteration with a dict
-``{"iteration", "x", "residual", "support"}``.
+``{"iteration", "x", "residual", "support"}``. Every solver checks its input with the
+same :func:`~parsimony.sparse.omp.check_system` (finite ``y`` of ``A``'s row count) and
+the same model and limit checks. :data:`METHODS` maps a solver name to its function.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sl
 
-from parsimony._validation import check_array, check_float, check_int, check_random_state
-from parsimony.sparse.models import KSparse, top_k
-from parsimony.sparse.operators import LinearOperator, as_operator
+from parsimony._validation import check_float, check_int, check_random_state
+from parsimony.sparse.graphs import top_k
+from parsimony.sparse.models import KSparse
+from parsimony.sparse.omp import check_system, omp
 
-__all__ = ["SOLVERS", "OrthogonalMatchingPursuit", "cosamp", "iht", "omp", "recover"]
+__all__ = ["METHODS", "cosamp", "iht", "recover"]
 
 
-def _check_system(A, y):
-    """``A`` as an operator and ``y`` as a vector of its row count, or a ValueError."""
-    A = as_operator(A)
-    y = check_array(y, "y", ndim=1)
-    if y.shape[0] != A.shape[0]:
-        raise ValueError(
-            f"y must have {A.shape[0]} entries (A has shape {A.shape}), got {y.shape[0]}"
-        )
-    return A, y
+def _check_problem(A, y, model, max_iter, tol, callback):
+    """The checks every model-based solver shares: :func:`check_system`, the model, limits."""
+    A, y = check_system(A, y)
+    if not hasattr(model, "head") or not hasattr(model, "tail"):
+        raise TypeError(f"model must be a KSparse or GraphSparse model, got {type(model).__name__}")
+    model.check(A.shape[1])
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    tol = check_float(tol, "tol", low=0.0)
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable")
+    return A, y, max_iter, tol
 
 
 def _history():
@@ -79,118 +79,6 @@ def _stop(history, tol) -> bool:
         history["converged"] = True
         return True
     return len(r) > 1 and abs(r[-1] - r[-2]) <= tol * r[-2]
-
-
-def omp(A: LinearOperator, y: np.ndarray, k: int, *, tol=None, callback=None):
-    r"""Orthogonal matching pursuit with an incremental Cholesky factor.
-
-    At step :math:`t`, :math:`j_t = \arg\max_j |a_j^\top r|`, then
-    :math:`x_S = (A_S^\top A_S)^{-1} A_S^\top y` with :math:`A_S^\top A_S = L L^\top` grown by
-    one row: :math:`L_{t,:t} = L^{-1} A_S^\top a_j`,
-    :math:`L_{tt} = (\|a_j\|^2 - \|L_{t,:t}\|^2)^{1/2}`.
-
-    Parameters
-    ----------
-    A : LinearOperator
-    y : array (m,)
-    k : int
-        Number of atoms.
-    tol : float, optional
-        Stop early when :math:`\|r\|^2 \le` ``tol`` (scikit-learn's meaning).
-    callback : callable, optional
-
-    Returns
-    -------
-    x : array (n,)
-    history : dict
-
-    Examples
-    --------
-    >>> from parsimony.sparse.operators import GaussianOperator
-    >>> A = GaussianOperator(40, 100, random_state=0)
-    >>> x0 = np.zeros(100); x0[[3, 50, 77]] = [1.0, -2.0, 0.5]
-    >>> x, hist = omp(A, A @ x0, 3)
-    >>> bool(np.allclose(x, x0))
-    True
-    """
-    A, y = _check_system(A, y)
-    m, n = A.shape
-    k = check_int(k, "k", low=1, high=min(m, n))
-    history = _history()
-    alpha = A.rmatvec(y)
-    ynorm = np.linalg.norm(y) or 1.0
-    cols = np.empty((m, k), order="F")
-    L = np.zeros((k, k))
-    idx = []
-    residual = y
-    gamma = np.zeros(0)
-    tiny = np.finfo(np.float64).tiny
-    for t in range(k):
-        lam = int(np.argmax(np.abs(A.rmatvec(residual))))
-        if lam in idx or alpha[lam] ** 2 < tiny:
-            break
-        a = A.columns([lam])[:, 0]
-        if t > 0:
-            v = sl.solve_triangular(L[:t, :t], cols[:, :t].T @ a, lower=True, check_finite=False)
-            Lkk = a @ a - v @ v
-            if Lkk <= tiny:
-                break
-            L[t, :t] = v
-            L[t, t] = np.sqrt(Lkk)
-        else:
-            L[0, 0] = np.linalg.norm(a)
-        cols[:, t] = a
-        idx.append(lam)
-        gamma = sl.cho_solve((L[: t + 1, : t + 1], True), alpha[idx], check_finite=False)
-        residual = y - cols[:, : t + 1] @ gamma
-        rn = residual @ residual
-        x = np.zeros(n)
-        x[idx] = gamma
-        _record(history, callback, t + 1, x, np.array(idx), np.sqrt(rn) / ynorm)
-        if tol is not None and rn <= tol:
-            history["converged"] = True
-            break
-    x = np.zeros(n)
-    x[idx] = gamma
-    return x, history
-
-
-class OrthogonalMatchingPursuit:
-    """scikit-learn-style wrapper of :func:`omp` (``fit_intercept=False``), for a drop-in swap.
-
-    Parameters
-    ----------
-    n_nonzero_coefs : int
-    tol : float, optional
-        Squared residual norm at which to stop (scikit-learn's meaning).
-
-    Attributes
-    ----------
-    coef_ : array (n_features,)
-    n_iter_ : int
-
-    Examples
-    --------
-    >>> X = np.eye(4)[:3]
-    >>> OrthogonalMatchingPursuit(1).fit(X, np.array([0.0, 2.0, 0.0])).coef_.tolist()
-    [0.0, 2.0, 0.0, 0.0]
-    """
-
-    def __init__(self, n_nonzero_coefs=None, tol=None):
-        self.n_nonzero_coefs = n_nonzero_coefs
-        self.tol = tol
-
-    def fit(self, X, y):
-        X = check_array(X, "X", ndim=2)
-        k = self.n_nonzero_coefs
-        if k is None:
-            k = max(int(0.1 * X.shape[1]), 1) if self.tol is None else min(X.shape)
-        self.coef_, hist = omp(X, y, k, tol=self.tol)
-        self.n_iter_ = hist["n_iter"]
-        return self
-
-    def predict(self, X):
-        return check_array(X, "X", ndim=2) @ self.coef_
 
 
 def _cgls(M, y, x0, tol=1e-4, max_iter=20):
@@ -234,6 +122,9 @@ def cosamp(A, y, model, *, max_iter=50, tol=5e-3, random_state=None, callback=No
     >>> bool(np.allclose(x, x0)), hist["converged"]
     (True, True)
     """
+    A, y, max_iter, tol = _check_problem(A, y, model, max_iter, tol, callback)
+    if lstsq not in ("cg", "exact"):
+        raise ValueError(f"lstsq must be 'cg' or 'exact', got {lstsq!r}")
     rng = check_random_state(random_state)
     n = A.shape[1]
     s, g = model.s, model.g
@@ -273,6 +164,7 @@ def iht(A, y, model, *, max_iter=50, tol=5e-3, random_state=None, callback=None,
     >>> bool(np.allclose(x, x0, atol=1e-6))
     True
     """
+    A, y, max_iter, tol = _check_problem(A, y, model, max_iter, tol, callback)
     rng = check_random_state(random_state)
     n = A.shape[1]
     s, g = model.s, model.g
@@ -319,7 +211,8 @@ def iht(A, y, model, *, max_iter=50, tol=5e-3, random_state=None, callback=None,
     return x, history
 
 
-SOLVERS = {"omp": omp, "cosamp": cosamp, "iht": iht}
+#: solvers by name (``recover``'s ``method``): name -> public function.
+METHODS = {"omp": omp, "cosamp": cosamp, "iht": iht}
 
 
 def recover(
@@ -344,13 +237,14 @@ def recover(
     model : KSparse or GraphSparse
         The sparsity model; a graph model brings its head/tail approximations.
     method : {"omp", "cosamp", "iht"}
-        ``"omp"`` uses ``model.k`` atoms and ignores the graph.
+        A key of :data:`METHODS`. ``"omp"`` selects ``model.k`` atoms (at most
+        ``min(m, n)``), ignores the graph, ``max_iter`` and ``random_state``.
     callback : callable, optional
         Called after each iteration with ``{"iteration", "x", "residual", "support"}``.
     max_iter : int
     tol : float
-        Relative-residual tolerance of the common stopping rule (OMP: stops at
-        :math:`\|r\|/\|y\| \le` ``tol`` too).
+        Relative-residual tolerance of the common stopping rule (for ``"omp"``, only
+        whether ``history["converged"]``).
     random_state : None, int or Generator
         Drives randomized projections (``"lp"``).
 
@@ -370,20 +264,19 @@ def recover(
     >>> bool(np.linalg.norm(x - x0) < 1e-6 * np.linalg.norm(x0))
     True
     """
-    A, y = _check_system(A, y)
-    m, n = A.shape
-    if method not in SOLVERS:
-        raise ValueError(f"method must be one of {sorted(SOLVERS)}, got {method!r}")
-    if not hasattr(model, "head") or not hasattr(model, "tail"):
-        raise TypeError(f"model must be a KSparse or GraphSparse model, got {type(model).__name__}")
-    model.check(n)
-    max_iter = check_int(max_iter, "max_iter", low=1)
-    tol = check_float(tol, "tol", low=0.0)
-    if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    A, y, max_iter, tol = _check_problem(A, y, model, max_iter, tol, callback)
     if method == "omp":
-        ynorm2 = float(y @ y)
-        return omp(A, y, model.k, tol=tol**2 * ynorm2, callback=callback)
-    return SOLVERS[method](
+        history = _history()
+
+        def record(state):
+            it, res = state["iteration"], state["residual"]
+            _record(history, callback, it, state["x"], state["support"], res)
+
+        x, _ = omp(A, y, model.k, callback=record)
+        history["converged"] = bool(history["residual"]) and history["residual"][-1] <= tol
+        return x, history
+    return METHODS[method](
         A, y, model, max_iter=max_iter, tol=tol, random_state=random_state, callback=callback
     )

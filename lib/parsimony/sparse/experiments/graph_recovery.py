@@ -7,9 +7,16 @@ with Gaussian amplitudes, :math:`m = \rho s` measurements, success when
 (paired trials). *Iterations to success* count the iterations until the success criterion
 is first met (not until the loop exits), as the card asks.
 
-:data:`METHODS` maps a method name to ``(solver, projection)``: the solver of
-:mod:`parsimony.sparse.solvers` and the head/tail of the graph model
-(:mod:`parsimony.sparse.headtail`), ``None`` for the plain k-sparse model.
+:data:`VARIANTS` names the methods compared: ``name -> (solver, projection)``, a key of
+:data:`parsimony.sparse.solvers.METHODS` and a key of
+:data:`parsimony.sparse.headtail.PROJECTIONS` (``None``: the plain k-sparse model).
+
+The statistics the claims rest on are functions here, tested in ``tests/sparse``:
+:func:`m_at` (:math:`m_{90}`, the smallest :math:`m/s` with success :math:`\ge 0.9`),
+:func:`success_at`, :func:`max_success_gap`, :func:`mean_success`, :func:`paired_medians`
+(median iterations to success over the paired trials both methods recover),
+:func:`convergence_rate` (per-iteration error factor), and, for the image experiment,
+:func:`image_summary` and :func:`smallest_ratio`.
 """
 
 from __future__ import annotations
@@ -20,24 +27,32 @@ import numpy as np
 import pandas as pd
 
 from parsimony._validation import check_float, check_int
-from parsimony.sparse.models import GraphSparse, KSparse, adjacency, grid_graph, planted_signal
+from parsimony.sparse.graphs import adjacency, grid_graph, planted_signal
+from parsimony.sparse.models import GraphSparse, KSparse
 from parsimony.sparse.operators import OPERATORS, make_operator
 from parsimony.sparse.solvers import recover
 
 __all__ = [
-    "METHODS",
-    "m_at",
-    "make_model",
+    "VARIANTS",
+    "convergence_rate",
     "image_blobs",
     "image_recovery",
+    "image_summary",
+    "m_at",
+    "make_model",
+    "max_success_gap",
+    "mean_success",
     "paired_iterations",
+    "paired_medians",
     "phase_transition",
     "recovery_trial",
+    "smallest_ratio",
+    "success_at",
     "summarize",
 ]
 
-#: recovery methods by name: ``name -> (solver, projection or None)``.
-METHODS = {
+#: the compared methods: ``name -> (solver, projection or None)``.
+VARIANTS = {
     "omp": ("omp", None),
     "iht": ("iht", None),
     "cosamp": ("cosamp", None),
@@ -49,10 +64,10 @@ METHODS = {
 
 
 def make_model(method, edges, n_nodes, s, g=1, projection_params=None):
-    """The model a method runs with: ``KSparse(s)`` or ``GraphSparse`` with its projection."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    projection = METHODS[method][1]
+    """The model a method of :data:`VARIANTS` runs with: ``KSparse(s)`` or ``GraphSparse``."""
+    if method not in VARIANTS:
+        raise ValueError(f"method must be one of {sorted(VARIANTS)}, got {method!r}")
+    projection = VARIANTS[method][1]
     if projection is None:
         return KSparse(s)
     return GraphSparse(edges, n_nodes, s, g, projection, projection_params)
@@ -135,7 +150,7 @@ def phase_transition(
     operators : sequence of str
         Keys of :data:`parsimony.sparse.operators.OPERATORS`.
     methods : sequence of str
-        Keys of :data:`METHODS`.
+        Keys of :data:`VARIANTS`.
     n_trials : int or dict
         Trials per point; a dict gives a count per method (e.g. fewer for the LP), the
         method then runs on the first trials of the shared sequence.
@@ -158,8 +173,8 @@ def phase_transition(
         if op not in OPERATORS:
             raise ValueError(f"operators must be among {sorted(OPERATORS)}, got {op!r}")
     for meth in methods:
-        if meth not in METHODS:
-            raise ValueError(f"methods must be among {sorted(METHODS)}, got {meth!r}")
+        if meth not in VARIANTS:
+            raise ValueError(f"methods must be among {sorted(VARIANTS)}, got {meth!r}")
     trials = {m: n_trials[m] if isinstance(n_trials, dict) else n_trials for m in methods}
     projection_params = projection_params or {}
     edges = grid_graph(grid)
@@ -183,7 +198,7 @@ def phase_transition(
                         A,
                         x_true,
                         models[meth],
-                        METHODS[meth][0],
+                        VARIANTS[meth][0],
                         noise=noise,
                         success_tol=success_tol,
                         max_iter=max_iter,
@@ -221,6 +236,64 @@ def m_at(summary: pd.DataFrame, operator: str, method: str, level: float = 0.9) 
     rows = summary[(summary.operator == operator) & (summary.method == method)]
     ok = rows[rows.success >= level].ratio
     return float(ok.min()) if len(ok) else float("inf")
+
+
+def success_at(summary: pd.DataFrame, operator: str, method: str, ratio: float) -> float:
+    """Success probability of ``method`` at ``m/s = ratio`` (NaN if not run)."""
+    row = summary[
+        (summary.operator == operator) & (summary.method == method) & (summary.ratio == ratio)
+    ]
+    return float(row.success.iloc[0]) if len(row) else float("nan")
+
+
+def max_success_gap(df: pd.DataFrame, a: str, b: str) -> float:
+    """Largest ``|success(a) - success(b)|`` over (operator, ratio), on the paired trials.
+
+    At each point both methods ran, the success rates are taken over the trials both ran
+    (the same signals and operators), so a method run on fewer trials is compared with the
+    other on those trials only.
+    """
+    key = ["operator", "ratio", "trial"]
+    sa = df[df.method == a].set_index(key).success
+    sb = df[df.method == b].set_index(key).success
+    both = sa.index.intersection(sb.index)
+    if not len(both):
+        raise ValueError(f"methods {a!r} and {b!r} share no paired trial")
+    diff = (sa[both].astype(float) - sb[both].astype(float)).groupby(level=[0, 1]).mean()
+    return float(diff.abs().max())
+
+
+def mean_success(df: pd.DataFrame, a: str, b: str) -> tuple[float, float, int]:
+    """Mean success of ``a`` and ``b`` over the paired trials both ran, and their count."""
+    key = ["operator", "ratio", "trial"]
+    sa = df[df.method == a].set_index(key).success
+    sb = df[df.method == b].set_index(key).success
+    both = sa.index.intersection(sb.index)
+    if not len(both):
+        return float("nan"), float("nan"), 0
+    return float(sa[both].mean()), float(sb[both].mean()), int(len(both))
+
+
+def paired_medians(df: pd.DataFrame, a: str, b: str) -> tuple[float, float, int]:
+    """Median iterations to success of ``a`` and ``b`` over the trials both recover, and n."""
+    ia, ib = paired_iterations(df, a, b)
+    if not ia.size:
+        return float("nan"), float("nan"), 0
+    return float(np.median(ia)), float(np.median(ib)), int(ia.size)
+
+
+def convergence_rate(errors, floor: float = 1e-20) -> float:
+    r"""Per-iteration error factor :math:`\rho` of a least-squares fit :math:`\log e_t \approx c + t \log \rho`.
+
+    Uses the errors above ``floor`` (before the numerical plateau); NaN if fewer than two.
+    :math:`\rho < 1` is geometric convergence.
+    """
+    e = np.asarray(errors, dtype=np.float64)
+    keep = e > floor
+    if keep.sum() < 2:
+        return float("nan")
+    t = np.flatnonzero(keep)
+    return float(np.exp(np.polyfit(t, np.log(e[keep]), 1)[0]))
 
 
 def paired_iterations(df: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
@@ -301,7 +374,7 @@ def image_recovery(
                     A,
                     x_true,
                     models[meth],
-                    METHODS[meth][0],
+                    VARIANTS[meth][0],
                     success_tol=success_tol,
                     max_iter=max_iter,
                     tol=tol,
@@ -315,3 +388,18 @@ def image_recovery(
                     {"method": meth, "ratio": float(ratio), "m": n_meas, "trial": trial, **out}
                 )
     return pd.DataFrame(rows), estimates
+
+
+def image_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Median relative error and success rate per (method, ratio) of :func:`image_recovery`."""
+    return (
+        df.groupby(["method", "ratio"], sort=True)
+        .agg(rel_error=("rel_error", "median"), success=("success", "mean"))
+        .reset_index()
+    )
+
+
+def smallest_ratio(summary: pd.DataFrame, method: str, success_tol: float = 0.05) -> float:
+    """Smallest :math:`m/s` where the median error of ``method`` is below ``success_tol``."""
+    ok = summary[(summary.method == method) & (summary.rel_error < success_tol)].ratio
+    return float(ok.min()) if len(ok) else float("inf")
