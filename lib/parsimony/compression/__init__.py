@@ -73,7 +73,6 @@ from parsimony.compression.datafree import (
     WAQuantizedLayer,
     bns_similarity,
     calibrate,
-    distill,
     quantize_wa,
 )
 from parsimony.compression.kmeans import KMeansResult, assign, kmeans
@@ -147,7 +146,6 @@ __all__ = [
     "check_block_size",
     "compress_model",
     "decode",
-    "distill",
     "dequantize",
     "encode",
     "fake_quantize",

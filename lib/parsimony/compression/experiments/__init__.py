@@ -1,0 +1,1 @@
+"""Experiments: each paper's sweeps, probes and claim statistics."""
