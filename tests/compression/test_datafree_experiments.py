@@ -20,6 +20,7 @@ from parsimony.compression.experiments.datafree import (
     kd_train,
     load_task,
     loss_fall,
+    mean_gap,
     real_subset,
     select_kd_epochs,
     similarity_sets,
@@ -140,6 +141,7 @@ def test_accuracy_table_and_loss_fall():
     runs = [{"results": {s: {"kd": 0.5 + 0.1 * i} for i, s in enumerate(SOURCES)}}] * 2
     t = accuracy_table(runs, ["kd"])
     assert t["kd"]["bns"].tolist() == pytest.approx([80.0, 80.0])
+    assert mean_gap(t, "kd", "bns", "real") == pytest.approx(30.0)
     with pytest.raises(ValueError, match="runs"):
         accuracy_table([], ["kd"])
     assert loss_fall([4.0, 1.0, 0.5]) == 8.0 and loss_fall([1.0, 0.0]) == float("inf")

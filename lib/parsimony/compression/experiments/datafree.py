@@ -21,7 +21,7 @@ and the data-similarity experiment. The algorithms are in
   number is used for every source of that teacher (the real-data oracle included), so
   every arm gets the same schedule.
 * Claim statistics: :func:`accuracy_table` (accuracies in % per column and source),
-  :func:`loss_fall`, :func:`bn_match` (per-channel agreement of a set's BN-input
+  :func:`mean_gap` (difference of two sources' means), :func:`loss_fall`, :func:`bn_match` (per-channel agreement of a set's BN-input
   statistics with the running statistics, in units of :math:`\hat\sigma`).
 * :func:`similarity_sets`: held-out digits, Gaussian noise, pixel-shuffled digits and 8x8
   natural-image patches, normalised like the teacher's inputs, for
@@ -316,6 +316,18 @@ def accuracy_table(runs, columns, sources=SOURCES) -> dict:
         c: {s: 100.0 * np.array([float(r["results"][s][c]) for r in runs]) for s in sources}
         for c in columns
     }
+
+
+def mean_gap(table: dict, column: str, a: str, b: str) -> float:
+    """Mean over runs of source ``a`` minus mean of source ``b`` in ``column`` (points).
+
+    Examples
+    --------
+    >>> t = {"kd": {"real": np.array([98.0, 96.0]), "bns": np.array([95.0, 96.0])}}
+    >>> mean_gap(t, "kd", "real", "bns")
+    1.5
+    """
+    return float(np.mean(table[column][a]) - np.mean(table[column][b]))
 
 
 def loss_fall(history) -> float:
