@@ -78,7 +78,6 @@ from parsimony.compression.datafree import (
     WAQuantizedLayer,
     bns_similarity,
     calibrate,
-    distill,
     quantize_wa,
 )
 from parsimony.compression.entropy import (
@@ -174,7 +173,6 @@ __all__ = [
     "check_block_size",
     "compress_model",
     "compressed_layer_class",
-    "distill",
     "dequantize",
     "fake_quantize",
     "from_blocks",

@@ -29,11 +29,13 @@ Uses of a sample set (synthetic or real, the code does not know which):
 * :func:`calibrate`: activation ranges of a W/A fake-quantized copy (:func:`quantize_wa`:
   per-channel symmetric weights, per-tensor asymmetric activations at every weight layer's
   input) by min/max or a percentile, i.e. post-training quantization;
-* :func:`distill`: knowledge-distillation fine-tuning of the quantized student (straight-
-  through estimator) with :math:`\tau^2\,\mathrm{KL}(\mathrm{softmax}(T(x)/\tau) \,\|\,
-  \mathrm{softmax}(S(x)/\tau))`, no labels, BatchNorm frozen (eval statistics, affine
-  parameters fixed): required for Gaussian samples, whose batches would overwrite the
-  running statistics, and used in every arm for a fair comparison;
+* knowledge-distillation fine-tuning of the quantized student (straight-through
+  estimator) is :func:`parsimony.nn.train` with the loss :func:`kd_loss`,
+  :math:`\tau^2\,\mathrm{KL}(\mathrm{softmax}(T(x)/\tau) \,\|\,
+  \mathrm{softmax}(S(x)/\tau))`, on the teacher's logits (no labels), with BatchNorm
+  frozen (``frozen_bn=True`` and :func:`freeze_bn_` for the affine parameters): required
+  for Gaussian samples, whose batches would overwrite the running statistics, and used in
+  every arm for a fair comparison;
 * :func:`bns_similarity`: the mean :math:`L_{BNS}` over batches of a data set, low when the
   data look like the teacher's training distribution.
 
@@ -41,6 +43,9 @@ Uses of a sample set (synthetic or real, the code does not know which):
 for :func:`~parsimony.compression.pack`), so that the reported size is the serialized one:
 weights bit-packed, per-channel float32 scales, float32 biases, activation scale and
 zero-point, BatchNorm parameters (not folded) in float32.
+
+The experiment protocol of the paper's tables (sample sets per source, PTQ and KD-QAT
+accuracies, the similarity sets) is in :mod:`parsimony.compression.experiments.datafree`.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -65,7 +71,6 @@ from parsimony.compression.scalar import (
     quant_params,
     quantize,
 )
-from parsimony.nn import evaluate
 
 GENERATORS = ("gaussian", "inception", "bns")
 ACT_CALIBRATIONS = ("minmax", "percentile")
@@ -229,6 +234,9 @@ def _tv(x: torch.Tensor) -> torch.Tensor:
 class SyntheticGenerator:
     """Synthetic inputs from a trained model: Gaussian, Inception or BN-statistics.
 
+    Not a scikit-learn estimator: it learns nothing from data, it reads a trained torch
+    model. :meth:`generate` makes the samples (its input is the model, never an array).
+
     Parameters
     ----------
     method : {"gaussian", "inception", "bns"}
@@ -237,7 +245,7 @@ class SyntheticGenerator:
     input_shape : sequence of int
         Shape of one input, channels first (``(1, 8, 8)`` for digits, ``(1, 40)`` for
         mnist1d).
-    n_iter : int
+    max_iter : int
         Adam steps (ignored by ``"gaussian"``).
     lr : float
         Adam learning rate on the inputs.
@@ -252,19 +260,30 @@ class SyntheticGenerator:
         spatial axis at each step.
     random_state : int
         Seeds the initial noise, the target labels and the jitter.
+    n_iter : int, optional
+        Deprecated alias of ``max_iter``, kept for one release.
 
     Attributes
     ----------
     samples_ : torch.Tensor (n_samples, *input_shape), on the CPU
     labels_ : torch.Tensor or None
         Target labels of ``"inception"``.
+    n_iter_ : int
+        Adam steps run (``max_iter``; 0 for ``"gaussian"``).
     loss_history_ : list of float
         Objective per step (mean over batches).
     bns_history_ : list of float
         :math:`L_{BNS}` per batch (mean over batches) before every step and after the last
-        one (``n_iter + 1`` values; one value for ``"gaussian"``).
+        one (``n_iter_ + 1`` values).
     seconds_ : float
         Generation time.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Conv1d(1, 2, 3), nn.BatchNorm1d(2)).eval()
+    >>> g = SyntheticGenerator("bns", 8, (1, 10), max_iter=20, batch_size=8).generate(net)
+    >>> tuple(g.samples_.shape), g.bns_history_[-1] < g.bns_history_[0]
+    ((8, 1, 10), True)
     """
 
     def __init__(
@@ -272,24 +291,26 @@ class SyntheticGenerator:
         method: str = "bns",
         n_samples: int = 256,
         input_shape=(1, 8, 8),
-        n_iter: int = 200,
+        max_iter: int = 200,
         lr: float = 0.1,
         batch_size: int = 256,
         l2: float = 1e-2,
         tv: float = 1e-1,
         jitter: int = 1,
         random_state: int = 0,
+        n_iter: int | None = None,
     ):
         self.method = method
         self.n_samples = n_samples
         self.input_shape = input_shape
-        self.n_iter = n_iter
+        self.max_iter = max_iter
         self.lr = lr
         self.batch_size = batch_size
         self.l2 = l2
         self.tv = tv
         self.jitter = jitter
         self.random_state = random_state
+        self.n_iter = n_iter
 
     def _validate(self):
         check_choice(self.method, "method", GENERATORS)
@@ -297,7 +318,14 @@ class SyntheticGenerator:
         shape = tuple(check_int(s, "input_shape", low=1) for s in self.input_shape)
         if len(shape) < 1:
             raise ValueError("input_shape must have at least one entry")
-        check_int(self.n_iter, "n_iter", low=0)
+        max_iter = self.max_iter
+        if self.n_iter is not None:
+            warnings.warn(
+                "SyntheticGenerator(n_iter=) is deprecated: use max_iter=", FutureWarning,
+                stacklevel=3,
+            )  # fmt: skip
+            max_iter = self.n_iter
+        max_iter = check_int(max_iter, "max_iter", low=0)
         check_float(self.lr, "lr", low=0.0, low_inclusive=False)
         b = check_int(self.batch_size, "batch_size", low=2)
         b = min(b, n)
@@ -307,20 +335,23 @@ class SyntheticGenerator:
         check_float(self.tv, "tv", low=0.0)
         check_int(self.jitter, "jitter", low=0)
         check_int(self.random_state, "random_state", low=0)
-        return n, shape, b
+        return n, shape, b, max_iter
 
-    def fit(self, model: nn.Module, callback=None) -> SyntheticGenerator:
+    def generate(self, model: nn.Module, callback=None) -> SyntheticGenerator:
         """Generate :attr:`samples_` from ``model`` (left unchanged, mode restored).
 
-        ``callback(step, loss)`` is called after every optimisation step.
+        ``callback(state)`` is called after every optimisation step with a dict holding
+        ``iteration`` (1-based), ``objective`` (the step's objective, mean over batches)
+        and ``bns`` (its :math:`L_{BNS}`, mean over batches). Returns ``self``.
         """
-        n, shape, b = self._validate()
+        n, shape, b, max_iter = self._validate()
         _check_model(model)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         device = _device_of(model)
         gen = torch.Generator().manual_seed(int(self.random_state))
         t0 = time.perf_counter()
         x0 = torch.randn((n, *shape), generator=gen)
-        n_classes = None
         self.labels_ = None
         was = model.training
         model.eval()
@@ -328,8 +359,7 @@ class SyntheticGenerator:
         for p in model.parameters():
             p.requires_grad_(False)
         try:
-            groups = n // b
-            with BNStatistics(model, groups) as bs:
+            with BNStatistics(model, n // b) as bs:
                 if self.method == "inception":
                     with torch.no_grad():
                         n_classes = model(x0[:2].to(device)).shape[-1]
@@ -337,7 +367,7 @@ class SyntheticGenerator:
                 X = x0.to(device).requires_grad_(self.method != "gaussian")
                 y = self.labels_.to(device) if self.labels_ is not None else None
                 self.loss_history_, self.bns_history_ = [], []
-                steps = 0 if self.method == "gaussian" else int(self.n_iter)
+                steps = 0 if self.method == "gaussian" else max_iter
                 opt = torch.optim.Adam([X], lr=self.lr) if steps else None
                 for step in range(steps + 1):
                     xin = X
@@ -359,7 +389,7 @@ class SyntheticGenerator:
                         break
                     if self.method == "bns":
                         loss = l_bns.sum()
-                        self.loss_history_.append(float(l_bns.detach().mean()))
+                        self.loss_history_.append(self.bns_history_[-1])
                     else:
                         loss = (
                             F.cross_entropy(logits, y) + self.l2 * (X**2).mean() + self.tv * _tv(X)
@@ -369,19 +399,21 @@ class SyntheticGenerator:
                     (X.grad,) = torch.autograd.grad(loss, [X])
                     opt.step()
                     if callback is not None:
-                        callback(step, self.loss_history_[-1])
+                        callback({"iteration": step + 1, "objective": self.loss_history_[-1],
+                                  "bns": self.bns_history_[-1]})  # fmt: skip
         finally:
             for p, r in zip(model.parameters(), req, strict=True):
                 p.requires_grad_(r)
             model.train(was)
         self.samples_ = X.detach().cpu()
+        self.n_iter_ = steps
         self.seconds_ = time.perf_counter() - t0
         return self
 
 
 def generate(model: nn.Module, method: str = "bns", **kwargs) -> torch.Tensor:
-    """``SyntheticGenerator(method, **kwargs).fit(model).samples_``."""
-    return SyntheticGenerator(method, **kwargs).fit(model).samples_
+    """``SyntheticGenerator(method, **kwargs).generate(model).samples_``."""
+    return SyntheticGenerator(method, **kwargs).generate(model).samples_
 
 
 # --------------------------------------------------------------------------- quantization
@@ -631,266 +663,3 @@ def freeze_bn_(model: nn.Module) -> nn.Module:
         for p in bn.parameters():
             p.requires_grad_(False)
     return model
-
-
-def distill(
-    student: nn.Module,
-    teacher: nn.Module,
-    X,
-    *,
-    epochs: int = 2,
-    lr: float = 1e-3,
-    batch_size: int = 64,
-    temperature: float = 1.0,
-    freeze_bn: bool = True,
-    random_state: int = 0,
-    callback=None,
-) -> list[float]:
-    """Knowledge-distillation fine-tuning of ``student`` on the inputs ``X`` (no labels).
-
-    Minimises :func:`kd_loss` against the teacher's logits (teacher in eval mode) with
-    Adam; gradients pass the fake quantizers by the straight-through estimator. With
-    ``freeze_bn`` the student's BatchNorm layers keep their running statistics and affine
-    parameters. Deterministic given ``random_state`` (batch order). Returns the mean loss
-    per epoch; ``student`` is trained in place and left in eval mode.
-    """
-    epochs = check_int(epochs, "epochs", low=0)
-    lr = check_float(lr, "lr", low=0.0, low_inclusive=False)
-    batch_size = check_int(batch_size, "batch_size", low=1)
-    temperature = check_float(temperature, "temperature", low=0.0, low_inclusive=False)
-    random_state = check_int(random_state, "random_state", low=0)
-    X = _as_float_tensor(X, "X")
-    device = _device_of(student)
-    X = X.to(device)
-    teacher.eval()
-    with torch.no_grad():
-        t_logits = torch.cat([teacher(X[i : i + 1024]) for i in range(0, len(X), 1024)])
-    student.train()
-    if freeze_bn:
-        freeze_bn_(student)
-    params = [p for p in student.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    gen = torch.Generator().manual_seed(random_state)
-    history = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(X), generator=gen).to(device)
-        total = 0.0
-        for i in range(0, len(X), batch_size):
-            idx = perm[i : i + batch_size]
-            loss = kd_loss(student(X[idx]), t_logits[idx], temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(X))
-        if callback is not None:
-            callback(history[-1])
-    student.eval()
-    return history
-
-
-# --------------------------------------------------------------------------- experiment
-def ptq_accuracy(teacher, X_calib, test, *, w_bits=4, a_bits=4, method="minmax",
-                 percentile=99.9, **quant_kwargs) -> float:  # fmt: skip
-    """Test accuracy of ``teacher`` W/A-quantized and calibrated on ``X_calib``."""
-    student = calibrate(quantize_wa(teacher, w_bits, a_bits, **quant_kwargs), X_calib, method,
-                        percentile)  # fmt: skip
-    return float(evaluate(student, test)["accuracy"])
-
-
-def kd_student(teacher, X, *, w_bits=2, a_bits=4, calibration="minmax", percentile=99.9,
-               epochs=2, lr=1e-3, batch_size=64, temperature=1.0, random_state=0,
-               **quant_kwargs) -> nn.Module:  # fmt: skip
-    """Quantize, calibrate on ``X`` and distill on ``X``: the fine-tuned quantized student."""
-    student = calibrate(quantize_wa(teacher, w_bits, a_bits, **quant_kwargs), X, calibration,
-                        percentile)  # fmt: skip
-    distill(student, teacher, X, epochs=epochs, lr=lr, batch_size=batch_size,
-            temperature=temperature, random_state=random_state)  # fmt: skip
-    return student
-
-
-# --------------------------------------------------------------------------- tasks
-def load_task(name: str = "digits", *, valid_fraction: float = 0.2, test_fraction: float = 0.2,
-              random_state: int = 0) -> dict:  # fmt: skip
-    """Train/valid/test splits of ``"digits"`` or ``"mnist1d"``, normalised, and the teacher.
-
-    digits: ``X / 16`` then standardised by the training mean and standard deviation (one
-    scalar each), shape (n, 1, 8, 8), a stratified split. mnist1d: the stored train/test
-    split, the last ``valid_fraction`` of the training signals as validation, standardised
-    the same way, shape (n, 1, 40). The normalisation constants ship with the model.
-
-    Returns a dict with ``train``, ``valid``, ``test`` (pairs of float32 / int64 arrays),
-    ``input_shape``, ``mean``, ``std`` and ``model`` (``build_model`` arguments).
-    """
-    from sklearn.model_selection import train_test_split
-
-    from parsimony.data import load_digits, load_mnist1d
-
-    check_choice(name, "name", ("digits", "mnist1d"))
-    if name == "digits":
-        X, y = load_digits()
-        X = X / 16.0
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, stratify=y,
-                                                  random_state=random_state)  # fmt: skip
-        X_tr, X_va, y_tr, y_va = train_test_split(X_tr, y_tr, test_size=valid_fraction,
-                                                  stratify=y_tr, random_state=random_state)  # fmt: skip
-        shape = (1, 8, 8)
-        model = {"arch": "cnn", "config": {"input_shape": [8, 8], "channels": [16, 32]}}
-    else:
-        x_train, y_train, X_te, y_te = load_mnist1d()
-        n_va = int(round(valid_fraction * len(x_train)))
-        X_tr, y_tr = x_train[:-n_va], y_train[:-n_va]
-        X_va, y_va = x_train[-n_va:], y_train[-n_va:]
-        shape = (1, 40)
-        model = {"arch": "cnn", "config": {"input_shape": [40], "channels": [16, 32],
-                                           "kernel_size": 5}}  # fmt: skip
-    mean, std = float(np.mean(X_tr)), float(np.std(X_tr))
-
-    def norm(a):
-        return ((np.asarray(a, np.float64) - mean) / std).reshape(-1, *shape).astype(np.float32)
-
-    return {
-        "train": (norm(X_tr), np.asarray(y_tr, np.int64)),
-        "valid": (norm(X_va), np.asarray(y_va, np.int64)),
-        "test": (norm(X_te), np.asarray(y_te, np.int64)),
-        "input_shape": shape,
-        "mean": mean,
-        "std": std,
-        "model": model,
-    }
-
-
-def evaluate_source(teacher, X, test, *, ptq_bits=(4, 4), kd_bits=(2, 4),
-                    calibrations=("minmax", "percentile"), percentile=99.9,
-                    kd_calibration="minmax", kd_epochs=20, kd_lr=1e-3, kd_batch_size=64,
-                    temperature=1.0, extra_ptq_bits=(), random_state=0) -> dict:  # fmt: skip
-    """PTQ (one accuracy per calibration) and KD-QAT accuracy of ``teacher`` from ``X``.
-
-    ``X`` is the only sample set used (calibration, distillation); ``test`` is read for the
-    final accuracies only. Returns ``ptq_<calibration>``, ``kd`` (test accuracies),
-    ``kd_bytes`` (``len(pack(freeze(student)))``) and ``kd_summary``; for every
-    ``(w, a)`` of ``extra_ptq_bits``, ``ptq_w{w}a{a}`` (min-max calibration).
-    """
-    from parsimony.compression.packing import pack
-
-    out = {}
-    for w, a in extra_ptq_bits:
-        out[f"ptq_w{w}a{a}"] = ptq_accuracy(teacher, X, test, w_bits=w, a_bits=a)
-    for cal in calibrations:
-        out[f"ptq_{cal}"] = ptq_accuracy(teacher, X, test, w_bits=ptq_bits[0], a_bits=ptq_bits[1],
-                                         method=cal, percentile=percentile)  # fmt: skip
-    student = kd_student(teacher, X, w_bits=kd_bits[0], a_bits=kd_bits[1],
-                         calibration=kd_calibration, percentile=percentile, epochs=kd_epochs,
-                         lr=kd_lr, batch_size=kd_batch_size, temperature=temperature,
-                         random_state=random_state)  # fmt: skip
-    out["kd"] = float(evaluate(student, test)["accuracy"])
-    frozen = freeze(student)
-    out["kd_bytes"] = len(pack(frozen))
-    out["kd_summary"] = quantization_summary(frozen)
-    return out
-
-
-def real_subset(train, n_samples: int, random_state: int = 0) -> torch.Tensor:
-    """The oracle: ``n_samples`` random training inputs (labels dropped)."""
-    X = np.asarray(train[0])
-    n_samples = check_int(n_samples, "n_samples", low=1, high=len(X))
-    idx = np.random.default_rng(random_state).choice(len(X), n_samples, replace=False)
-    return torch.from_numpy(np.ascontiguousarray(X[np.sort(idx)])).float()
-
-
-SOURCES = ("real", "gaussian", "inception", "bns")
-
-
-def datafree_seed(
-    task: dict,
-    seed: int,
-    *,
-    sources=SOURCES,
-    teacher_epochs: int = 20,
-    teacher_lr: float = 3e-3,
-    n_samples: int = 256,
-    n_iter: int = 200,
-    gen_lr: float = 0.1,
-    gen_batch_size: int = 256,
-    l2: float = 1e-2,
-    tv: float = 1e-1,
-    jitter: int = 1,
-    **eval_kwargs,
-) -> dict:
-    """One row of the paper's tables for one teacher seed.
-
-    Trains the float teacher on ``task["train"]`` (seed ``seed``; its validation accuracy
-    is recorded), builds one sample set of ``n_samples`` per source (``"real"``: a random
-    training subset, the oracle; the others from the teacher alone) and runs
-    :func:`evaluate_source` on each. Returns ``teacher_accuracy``, ``teacher_valid_accuracy``,
-    ``teacher_bytes``, ``results`` (source -> :func:`evaluate_source` dict),
-    ``bns_history`` (source -> :math:`L_{BNS}` per generation step), ``bns_score`` (source
-    -> :func:`bns_similarity` of the set) and ``seconds`` (generation, per source).
-    """
-    from parsimony.compression.packing import pack
-    from parsimony.nn import build_model, train
-
-    for s in sources:
-        check_choice(s, "sources", SOURCES)
-    teacher = build_model(task["model"]["arch"], task["model"]["config"], seed=seed)
-    train(teacher, task["train"], epochs=teacher_epochs, lr=teacher_lr, batch_size=64,
-          seed=seed, progress=False)  # fmt: skip
-    out = {
-        "teacher_accuracy": float(evaluate(teacher, task["test"])["accuracy"]),
-        "teacher_valid_accuracy": float(evaluate(teacher, task["valid"])["accuracy"]),
-        "teacher_bytes": len(pack(teacher)),
-        "results": {},
-        "bns_history": {},
-        "bns_score": {},
-        "seconds": {},
-    }
-    for i, source in enumerate(sources):
-        t0 = time.perf_counter()
-        if source == "real":
-            X = real_subset(task["train"], n_samples, random_state=seed)
-        else:
-            g = SyntheticGenerator(source, n_samples, task["input_shape"], n_iter=n_iter,
-                                   lr=gen_lr, batch_size=gen_batch_size, l2=l2, tv=tv,
-                                   jitter=jitter, random_state=1000 * seed + i).fit(teacher)  # fmt: skip
-            X = g.samples_
-            out["bns_history"][source] = g.bns_history_
-        out["seconds"][source] = time.perf_counter() - t0
-        out["bns_score"][source] = bns_similarity(teacher, X, batch_size=gen_batch_size)
-        out["results"][source] = evaluate_source(teacher, X, task["test"],
-                                                 random_state=seed, **eval_kwargs)  # fmt: skip
-    out["teacher"] = teacher
-    return out
-
-
-def similarity_sets(task: dict, n_samples: int = 256, images=("camera", "astronaut"),
-                    random_state: int = 0) -> dict:  # fmt: skip
-    """Data sets to score with :func:`bns_similarity` under a digits teacher.
-
-    All normalised like the teacher's inputs (``task["mean"]``, ``task["std"]``), shape
-    (n, 1, 8, 8): ``real_test`` (held-out digits), ``gaussian`` (N(0, I) in the normalised
-    space), ``shuffled`` (held-out digits, pixels permuted independently per sample) and
-    ``patches_<image>`` (random 8x8 patches of bundled scikit-image images, grey levels in
-    [0, 1] like ``X / 16``).
-    """
-    from parsimony.data import load_image
-    from parsimony.data.patches import extract_patches, image_to_float
-
-    if tuple(task["input_shape"]) != (1, 8, 8):
-        raise ValueError(
-            f"task must be the digits task (input_shape (1, 8, 8)), got {task['input_shape']}"
-        )
-    rng = np.random.default_rng(random_state)
-    X = np.asarray(task["test"][0])
-    n = check_int(n_samples, "n_samples", low=2, high=len(X))
-    real = X[np.sort(rng.choice(len(X), n, replace=False))]
-    flat = real.reshape(n, -1)
-    shuffled = np.take_along_axis(flat, rng.permuted(np.tile(np.arange(64), (n, 1)), axis=1), 1)
-    out = {
-        "real_test": real,
-        "gaussian": rng.standard_normal(real.shape),
-        "shuffled": shuffled.reshape(real.shape),
-    }
-    for name in images:
-        p = extract_patches(image_to_float(load_image(name)), 8, n_patches=n, random_state=rng)
-        out[f"patches_{name}"] = ((p - task["mean"]) / task["std"]).reshape(real.shape)
-    return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in out.items()}
