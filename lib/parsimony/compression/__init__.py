@@ -33,7 +33,7 @@ too (e.g. a method that shares one codebook across layers may own a parent modul
 
 Modules
 -------
-* :mod:`~parsimony.compression.container`: the byte format and bit packing (lead's).
+* :mod:`~parsimony.compression.container`: the byte format and bit packing.
 * :mod:`~parsimony.compression.layers`: layer specs, blocks, selection, ``CompressedLayer``.
 * :mod:`~parsimony.compression.packing`: ``pack``, ``unpack``, ``size_report``, the registry
   of compressed types (``BUILTIN_LAYERS``: tag -> module, imported on demand).
@@ -50,15 +50,18 @@ Modules
   ``smh``, ``hashednets``, ``epr``, ``lowrank_svd``, ``lowrank_l1``, ``wa``; register more
   with ``register_method``).
 * :mod:`~parsimony.compression.experiments`: each paper's sweeps, probes and claim
-  statistics (``experiments.quantnoise``: the Quant-Noise Table-1 protocol).
+  statistics, one module per paper (``quantnoise``, ``lowrank``, ``datafree``, ``smh``,
+  ``epr``); imported by the notebooks, never by the algorithm modules.
 * :mod:`~parsimony.compression.lowrank`: robust lp low-rank approximation of layers (Tukan
-  et al.: ellipsoid / Lewis-weight rounding, IRLS, SVD); ``LowRankLayer``, ``low_rank_model``.
+  et al.), a package: ``rounding`` (ellipsoid / Lewis-weight rounding), ``subspace`` (lp
+  costs, the solvers, ``LpLowRank``), ``layers`` (``LowRankLayer``, ``low_rank_model``).
 * :mod:`~parsimony.compression.datafree`: data-free quantization (Haroush et al. 2020):
-  Gaussian / Inception / BN-statistics generators, W/A fake quantization, activation
-  calibration, KD fine-tuning, ``bns_similarity``.
+  Gaussian / Inception / BN-statistics generators (``SyntheticGenerator.generate``), W/A
+  fake quantization, activation calibration, ``kd_loss`` (distillation runs through
+  ``parsimony.nn.train(loss=...)``), ``bns_similarity``.
 * :mod:`~parsimony.compression.hashing`: Structured Multi-Hashing (Eban et al. 2020:
-  ``smh_model``, ``SMHLayer`` slices of one ``U V`` or Kronecker pool) and the HashedNets,
-  narrow and per-layer low-rank baselines at equal budget (``budget_model``).
+  ``smh_model``, ``SMHLayer`` slices of one ``U V`` or Kronecker pool) and HashedNets
+  (``hashednets_model``).
 * :mod:`~parsimony.compression.entropy`: Entropy Penalized Reparameterization (Oktay et al.
   2020: ``epr_model``, ``EPRLayer``, ``epr_penalty`` for ``parsimony.nn.train``), ANS coding
   with ``constriction``, and the quantize-then-code baseline (``quantize_then_code``).
