@@ -167,19 +167,18 @@ def _dr_denoise(Y, omega, lam, n_iter, tol, gamma, z=None):
     M = np.linalg.inv(np.eye(n) + omega.T @ omega)
     zx, zu = (Y.copy(), Y @ omega.T) if z is None else z
     scale = max(np.linalg.norm(Y), _TINY)
-    x, n_done = None, 0
-    while n_done < n_iter:
+    x = None
+    for _ in range(n_iter):
         x_new = (zx + zu @ omega) @ M  # P_graph(z)
         u = x_new @ omega.T
         # prox of gamma F at the reflection 2 p - z
         zx = zx + ((2 * x_new - zx) + gamma * lam * Y) / (1 + gamma * lam) - x_new
         zu = zu + _soft(2 * u - zu, gamma) - u
-        n_done += 1
         converged = x is not None and np.linalg.norm(x_new - x) <= tol * scale
         x = x_new
         if converged:
             break
-    return x, (zx, zu), n_done
+    return x, (zx, zu)
 
 
 def analysis_denoise(X, omega, lam: float, max_iter: int = 1000, tol: float = 1e-8, gamma=None):
@@ -485,7 +484,7 @@ class AnalysisOperatorLearning(TransformerMixin, BaseEstimator):
         state, objs = None, []
         Xh = Y
         for t0 in range(0, max(len(steps), 1), self.denoise_every):
-            Xh, state, _ = _dr_denoise(Y, omega, lam, self.n_denoise_iter, 0.0, gamma, state)
+            Xh, state = _dr_denoise(Y, omega, lam, self.n_denoise_iter, 0.0, gamma, state)
             fid = 0.5 * lam * np.sum((Y - Xh) ** 2) / L
             chunk = steps[t0 : t0 + self.denoise_every]
             om, o = _steps(Xh[None], omega[None], chunk, project, self._callback(), t0, fid)
