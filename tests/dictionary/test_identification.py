@@ -9,9 +9,7 @@ from parsimony.dictionary import (
     l1_local_minimum,
     l1_local_minimum_margins,
     necessary_condition,
-    phase_transition,
     random_basis,
-    transition_points,
 )
 
 
@@ -111,20 +109,6 @@ def test_invariance_to_signs_and_permutations():
 def test_determinism():
     a = bernoulli_gaussian(30, 4, 0.3, random_state=7)
     assert np.array_equal(a, bernoulli_gaussian(30, 4, 0.3, random_state=7))
-    r1 = phase_transition([4], [0.3], [1.0, 4.0], 3, random_state=1)
-    assert r1 == phase_transition([4], [0.3], [1.0, 4.0], 3, random_state=1)
-    # a cell's result does not depend on the rest of the grid
-    r2 = phase_transition([4], [0.3], [4.0], 3, random_state=1)
-    assert r2[0] == r1[1]
-
-
-def test_phase_transition_and_points():
-    rec = phase_transition([6], [0.3], [0.5, 2.0, 8.0], 4, extra_n_samples=["K-1"])
-    assert [r["n_samples"] for r in rec] == [6, 22, 87, 5]
-    assert rec[-1]["success"] == 0.0 and rec[2]["success"] == 1.0
-    (pt,) = transition_points(rec)
-    assert 6 <= pt["n_samples"] <= 87
-    assert np.isclose(pt["per_k_log_k"], pt["n_samples"] / (6 * np.log(6)))
 
 
 def test_random_basis():
@@ -147,7 +131,6 @@ def test_random_basis():
         (lambda: l1_criterion(np.ones((4, 3)), np.ones((2, 3))), "dictionary must be a square"),
         (lambda: l1_criterion(np.ones((4, 2)), np.ones((2, 2))), "dictionary is singular"),
         (lambda: l1_descent_direction(np.ones((4, 3)), 5), "atom must be <= 2"),
-        (lambda: phase_transition([1], [0.2], [1.0], 2), "n_atoms must be >= 2"),
     ],
 )
 def test_bad_input(call, match):

@@ -3,7 +3,6 @@ import pytest
 from parsimony.dictionary import (
     L1DictionaryLearning,
     bernoulli_gaussian,
-    compare_learners,
     dictionary_recovery,
     l1_criterion,
     random_basis,
@@ -17,14 +16,17 @@ def test_recovers_planted_basis(orthonormal):
     D = random_basis(K, orthonormal=orthonormal, random_state=1)
     X = bernoulli_gaussian(200, K, 0.2, random_state=2) @ D
     seen = []
-    est = L1DictionaryLearning(K, random_state=0, callback=lambda i, f, C: seen.append(f)).fit(X)
+    est = L1DictionaryLearning(K, random_state=0, callback=seen.append).fit(X)
     assert est.components_.shape == (K, K)
     assert dictionary_recovery(D, est.components_) == 1.0
     # the criterion at the estimate equals the planted basis's (same atoms up to sign)
     assert np.isclose(l1_criterion(X, est.components_), l1_criterion(X, D), rtol=1e-6)
-    assert len(seen) == est.n_iter_
+    assert [s["iteration"] for s in seen] == list(range(1, est.n_iter_ + 1))
+    assert [s["objective"] for s in seen] == est.objective_[1:]
     codes = est.transform(X)
     assert np.allclose(codes @ est.components_, X)
+    assert np.allclose(est.inverse_transform(codes), X)
+    assert est.n_features_in_ == K
 
 
 def test_determinism_and_swap_with_sklearn():
@@ -47,21 +49,32 @@ def test_recovery_metric():
     assert dictionary_recovery(D, D + 0.3, threshold=0.0) == 1.0
 
 
-def test_compare_learners_records():
-    rec = compare_learners(4, [8.0], 0.3, 1, methods=("l1",))
-    assert len(rec) == 1 and rec[0]["method"] == "l1" and rec[0]["recovery"] == 1.0
-    with pytest.raises(ValueError, match="methods must be among"):
-        compare_learners(4, [8.0], 0.3, 1, methods=("nope",))
+def test_default_construction_and_float32():
+    D = random_basis(5, random_state=0)
+    X = (bernoulli_gaussian(100, 5, 0.3, random_state=0) @ D).astype(np.float32)
+    est = L1DictionaryLearning().fit(X)
+    assert est.components_.shape == (5, 5)
+    assert est.transform(X).dtype == np.float32
+    assert est.inverse_transform(est.transform(X)).dtype == np.float32
+
+
+def test_not_fitted_and_complex():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        L1DictionaryLearning().transform(np.eye(3))
+    with pytest.raises(ValueError, match="[Cc]omplex"):
+        L1DictionaryLearning().fit(np.eye(3) + 1j)
 
 
 @pytest.mark.parametrize(
     "kwargs, X, match",
     [
-        ({"n_atoms": 3}, np.eye(4), "n_atoms must equal n_features"),
-        ({"n_atoms": 0}, np.eye(4), "n_atoms must be >= 1"),
-        ({"n_atoms": 4, "n_iter": -1}, np.eye(4), "n_iter must be >= 0"),
-        ({"n_atoms": 2}, np.ones((5, 2)), "X must have rank"),
-        ({"n_atoms": 2}, np.array([[1.0, np.inf], [0.0, 1.0]]), "X contains NaN"),
+        ({"n_components": 3}, np.eye(4), "n_components must be None or equal n_features"),
+        ({"n_components": 0}, np.eye(4), "n_components must be >= 1"),
+        ({"max_iter": -1}, np.eye(4), "max_iter must be >= 0"),
+        ({}, np.ones((5, 2)), "X must have rank"),
+        ({}, np.array([[1.0, np.inf], [0.0, 1.0]]), "infinity"),
     ],
 )
 def test_bad_input(kwargs, X, match):

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed
 from scipy.optimize import linprog
 
 from parsimony._validation import check_array, check_float, check_int, check_random_state
@@ -308,90 +307,3 @@ def l1_descent_direction(codes, atom: int, tol: float = 1e-9):
     e = np.zeros(K)
     e[np.r_[0:atom, atom + 1 : K]] = res.x[: K - 1]
     return e, derivative
-
-
-def _cell_successes(K: int, p: float, N: int, n_trials: int, random_state: int) -> int:
-    wins = 0
-    for trial in range(n_trials):
-        rng = np.random.default_rng([random_state, K, int(round(p * 1e6)), N, trial])
-        wins += l1_local_minimum(bernoulli_gaussian(N, K, p, random_state=rng))
-    return wins
-
-
-def phase_transition(
-    n_atoms_list,
-    p_list,
-    ratios,
-    n_trials: int,
-    random_state: int = 0,
-    extra_n_samples=(),
-    n_jobs: int | None = None,
-):
-    r"""Empirical probability that a random orthonormal basis is a local minimum.
-
-    For each K in ``n_atoms_list``, p in ``p_list`` and ratio r in ``ratios``, draws
-    ``n_trials`` Bernoulli-Gaussian code matrices with :math:`N = \lceil r K \ln K \rceil`
-    samples and runs :func:`l1_local_minimum`. ``extra_n_samples`` adds cells with an
-    absolute N (``"K-1"`` gives the rank-deficient N = K - 1). Each (K, p, N, trial) cell
-    draws from its own seed, so a cell's result does not depend on the rest of the grid
-    nor on ``n_jobs`` (cells run in parallel with joblib when ``n_jobs`` > 1).
-
-    Returns
-    -------
-    list of dict
-        One record per (K, p, N): ``n_atoms, p, ratio, n_samples, n_success, n_trials,
-        success``.
-    """
-    n_trials = check_int(n_trials, "n_trials", low=1)
-    cells = []
-    for K in n_atoms_list:
-        K = check_int(K, "n_atoms", low=2)
-        grid = [(float(r), int(np.ceil(float(r) * K * np.log(K)))) for r in ratios]
-        for extra in extra_n_samples:
-            n = K - 1 if extra == "K-1" else check_int(extra, "extra_n_samples", low=1)
-            grid.append((float(n / (K * np.log(K))), n))
-        for p in p_list:
-            p = check_float(p, "p", low=0.0, high=1.0, low_inclusive=False)
-            cells += [(K, p, ratio, N) for ratio, N in grid]
-    wins = Parallel(n_jobs=n_jobs)(
-        delayed(_cell_successes)(K, p, N, n_trials, random_state) for K, p, _, N in cells
-    )
-    records = [
-        {"n_atoms": K, "p": p, "ratio": ratio, "n_samples": N, "n_success": w,
-         "n_trials": n_trials, "success": w / n_trials}
-        for (K, p, ratio, N), w in zip(cells, wins, strict=True)
-    ]  # fmt: skip
-    return records
-
-
-def transition_points(records, level: float = 0.5):
-    """Per (n_atoms, p): the smallest N where the success rate reaches ``level``.
-
-    Interpolates linearly in log N between the two grid points around the crossing
-    (cells with N <= K - 1 are ignored). Returns a list of dicts with ``n_atoms, p,
-    n_samples, per_k`` (N / K) and ``per_k_log_k`` (N / (K ln K)); ``n_samples`` is NaN
-    if the level is never reached.
-    """
-    level = check_float(level, "level", low=0.0, high=1.0)
-    groups: dict = {}
-    for r in records:
-        if r["n_samples"] > r["n_atoms"] - 1:
-            groups.setdefault((r["n_atoms"], r["p"]), []).append((r["n_samples"], r["success"]))
-    out = []
-    for (K, p), cells in sorted(groups.items()):
-        cells.sort()
-        n_star = np.nan
-        for i, (n, s) in enumerate(cells):
-            if s >= level:
-                if i == 0:
-                    n_star = float(n)
-                else:
-                    (n0, s0) = cells[i - 1]
-                    frac = (level - s0) / (s - s0) if s > s0 else 1.0
-                    n_star = float(np.exp(np.log(n0) + frac * (np.log(n) - np.log(n0))))
-                break
-        out.append(
-            {"n_atoms": K, "p": p, "n_samples": n_star, "per_k": n_star / K,
-             "per_k_log_k": n_star / (K * np.log(K))}
-        )  # fmt: skip
-    return out

@@ -11,7 +11,7 @@ atom by :math:`d_k^\top w_k = 1`. :class:`L1DictionaryLearning` minimises it in 
    samples :math:`r`, solve the linear program :math:`\min_w \|X w\|_1` s.t.
    :math:`r^\top w = 1`; its solutions are (near) columns of :math:`D^{-1}`. Keep the
    :math:`K` sparsest (smallest :math:`\|Xw\|_1/\|Xw\|_2`) linearly independent ones.
-2. **Block-coordinate refinement** (``n_iter`` sweeps): for each atom, re-solve
+2. **Block-coordinate refinement** (at most ``max_iter`` sweeps): for each atom, re-solve
    :math:`\min_w \|X w\|_1` s.t. :math:`d_k^\top w = 1` with the current atom, then set
    :math:`D = W^{-1}` with unit rows. The basis with the lowest criterion is kept.
 
@@ -23,15 +23,13 @@ recovers it.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment, linprog
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from parsimony._validation import check_array, check_float, check_int, check_random_state
-from parsimony.dictionary.identification import bernoulli_gaussian, random_basis
 
 
 def _l1_lp(X: np.ndarray, r: np.ndarray) -> np.ndarray | None:
@@ -62,62 +60,76 @@ def _criterion(X: np.ndarray, D: np.ndarray) -> float:
 
 
 class L1DictionaryLearning(TransformerMixin, BaseEstimator):
-    r"""Learn a basis (n_atoms = n_features) by minimising :math:`\|X D^{-1}\|_1`.
+    r"""Learn a basis (n_components = n_features) by minimising :math:`\|X D^{-1}\|_1`.
 
     Swappable with :class:`sklearn.decomposition.DictionaryLearning` in a notebook: same
-    ``fit(X)`` / ``transform(X)`` / ``components_`` (n_atoms, n_features) interface.
+    ``fit(X)`` / ``transform(X)`` / ``inverse_transform(codes)`` / ``components_``
+    (n_components, n_features) interface. Only the basis case of the paper is handled.
 
     Parameters
     ----------
-    n_atoms : int
-        Number of atoms; must equal ``n_features`` (the basis case of the paper).
-    n_iter : int
-        Refinement sweeps (one LP per atom each).
+    n_components : int or None
+        Number of atoms; ``None`` gives n_features, and any other value must equal it
+        (the algorithm learns a basis).
+    max_iter : int
+        Maximum refinement sweeps (one LP per atom each).
     n_candidates : int or None
-        Candidate LPs in the first phase; ``None`` gives ``min(n_samples, 4 * n_atoms)``.
+        Candidate LPs in the first phase; ``None`` gives ``min(n_samples, 4 * n_components)``.
     tol : float
         Stop the sweeps when the relative decrease of the criterion falls below ``tol``.
     random_state : None, int or Generator
+        Picks the samples of the candidate LPs.
     callback : callable or None
-        Called after each sweep as ``callback(iteration, objective, components)``.
+        ``callback(state)`` after each sweep, ``state`` a dict with ``iteration``,
+        ``objective`` (the criterion) and ``components``.
 
     Attributes
     ----------
-    components_ : ndarray (n_atoms, n_features)
+    components_ : ndarray (n_components, n_features)
         The learned basis, unit-norm rows.
     objective_ : list of float
         The criterion after the candidate phase (index 0) and after each sweep.
     n_iter_ : int
         Sweeps run.
+    n_features_in_ : int
 
     Examples
     --------
     >>> from parsimony.dictionary import bernoulli_gaussian, random_basis, dictionary_recovery
     >>> D = random_basis(6, random_state=0)
     >>> X = bernoulli_gaussian(150, 6, 0.2, random_state=0) @ D
-    >>> est = L1DictionaryLearning(6, random_state=0).fit(X)
+    >>> est = L1DictionaryLearning(random_state=0).fit(X)
     >>> dictionary_recovery(D, est.components_)
     1.0
     """
 
     def __init__(
-        self, n_atoms, n_iter=10, n_candidates=None, tol=1e-9, random_state=None, callback=None
+        self,
+        n_components=None,
+        max_iter=10,
+        n_candidates=None,
+        tol=1e-9,
+        random_state=None,
+        callback=None,
     ):
-        self.n_atoms = n_atoms
-        self.n_iter = n_iter
+        self.n_components = n_components
+        self.max_iter = max_iter
         self.n_candidates = n_candidates
         self.tol = tol
         self.random_state = random_state
         self.callback = callback
 
     def _validate(self, X):
-        X = check_array(X, "X", min_rows=2)
-        K = check_int(self.n_atoms, "n_atoms", low=1)
-        if K != X.shape[1]:
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = np.asarray(X, dtype=np.float64)
+        n = X.shape[1]
+        K = n if self.n_components is None else check_int(self.n_components, "n_components", low=1)
+        if K != n:
             raise ValueError(
-                f"n_atoms must equal n_features={X.shape[1]} (the basis case), got {K}"
+                f"n_components must be None or equal n_features={n}: L1DictionaryLearning "
+                f"learns a basis (the paper's basis case), got n_components={K}"
             )
-        check_int(self.n_iter, "n_iter", low=0)
+        check_int(self.max_iter, "max_iter", low=0)
         check_float(self.tol, "tol", low=0.0)
         if self.n_candidates is not None:
             check_int(self.n_candidates, "n_candidates", low=K)
@@ -168,7 +180,7 @@ class L1DictionaryLearning(TransformerMixin, BaseEstimator):
         best_D, best_f = D, _criterion(X, D)
         self.objective_ = [best_f]
         self.n_iter_ = 0
-        for it in range(self.n_iter):
+        for it in range(self.max_iter):
             W = np.linalg.inv(D)
             for k in range(K):
                 w = _l1_lp(X, D[k])
@@ -181,7 +193,7 @@ class L1DictionaryLearning(TransformerMixin, BaseEstimator):
             self.objective_.append(f)
             self.n_iter_ = it + 1
             if self.callback is not None:
-                self.callback(it, f, D)
+                self.callback({"iteration": it + 1, "objective": f, "components": D})
             improved = f < best_f * (1 - self.tol)
             if f < best_f:
                 best_D, best_f = D, f
@@ -192,10 +204,21 @@ class L1DictionaryLearning(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """Codes ``X @ inv(components_)``: exact for a basis."""
-        X = check_array(X, "X")
-        if X.shape[1] != self.components_.shape[1]:
-            raise ValueError(f"X must have {self.components_.shape[1]} features, got {X.shape[1]}")
-        return np.linalg.solve(self.components_.T, X.T).T
+        check_is_fitted(self, "components_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        codes = np.linalg.solve(self.components_.T, np.asarray(X, dtype=np.float64).T).T
+        return codes.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Signals ``codes @ components_`` from codes (n_samples, n_components)."""
+        check_is_fitted(self, "components_")
+        X = check_array(X, "X", dtype=None)
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"X must be a real array, got dtype {X.dtype}")
+        if X.shape[1] != self.components_.shape[0]:
+            raise ValueError(f"X must have {self.components_.shape[0]} columns, got {X.shape[1]}")
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        return (X.astype(np.float64) @ self.components_).astype(dtype, copy=False)
 
 
 def dictionary_recovery(D_true, D_est, threshold: float = 0.99) -> float:
@@ -226,63 +249,3 @@ def dictionary_recovery(D_true, D_est, threshold: float = 0.99) -> float:
     G = np.abs(A @ B.T)
     rows, cols = linear_sum_assignment(-G)
     return float(np.sum(G[rows, cols] >= threshold) / A.shape[0])
-
-
-def _sklearn_dictionary_learning(n_atoms, random_state=None):
-    from sklearn.decomposition import DictionaryLearning
-
-    return DictionaryLearning(
-        n_components=n_atoms, alpha=0.1, max_iter=100, random_state=random_state
-    )
-
-
-#: learner name -> factory(n_atoms, random_state) returning an unfitted estimator
-LEARNERS = {
-    "l1": lambda n_atoms, random_state=None: L1DictionaryLearning(
-        n_atoms, random_state=random_state
-    ),
-    "sklearn": _sklearn_dictionary_learning,
-}
-
-
-def compare_learners(n_atoms, ratios, p, n_trials, methods=("l1", "sklearn"), random_state=0):
-    r"""Recovery of a planted random orthonormal basis from :math:`N = r K \ln K` samples.
-
-    For each ratio and trial, draws a basis and Bernoulli-Gaussian codes (one seed per
-    (ratio, trial), shared by all methods), fits each learner of :data:`LEARNERS` and
-    records :func:`dictionary_recovery` and the fit time.
-
-    Returns
-    -------
-    list of dict
-        ``method, ratio, n_samples, trial, recovery, seconds`` (``seconds`` is wall clock:
-        keep it out of ``metrics.json``).
-    """
-    K = check_int(n_atoms, "n_atoms", low=2)
-    n_trials = check_int(n_trials, "n_trials", low=1)
-    for m in methods:
-        if m not in LEARNERS:
-            raise ValueError(f"methods must be among {sorted(LEARNERS)}, got {m!r}")
-    out = []
-    for ratio in ratios:
-        N = int(np.ceil(float(ratio) * K * np.log(K)))
-        for trial in range(n_trials):
-            rng = np.random.default_rng([random_state, K, N, trial])
-            D = random_basis(K, random_state=rng)
-            X = bernoulli_gaussian(N, K, p, random_state=rng) @ D
-            for m in methods:
-                est = LEARNERS[m](K, random_state=trial)
-                t0 = time.perf_counter()
-                est.fit(X)
-                seconds = time.perf_counter() - t0
-                out.append(
-                    {
-                        "method": m,
-                        "ratio": float(ratio),
-                        "n_samples": N,
-                        "trial": trial,
-                        "recovery": dictionary_recovery(D, est.components_),
-                        "seconds": seconds,
-                    }
-                )
-    return out
