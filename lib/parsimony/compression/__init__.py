@@ -70,6 +70,7 @@ Modules
 """
 
 from parsimony.compression.container import (
+    CorruptModelError,
     pack_arrays,
     pack_bits,
     size_breakdown,
@@ -152,6 +153,7 @@ from parsimony.compression.scalar import (
 )
 
 __all__ = [
+    "CorruptModelError",
     "BUILTIN_LAYERS",
     "COMPRESSED_LAYERS",
     "METHODS",

@@ -3,9 +3,18 @@
 A compressed model is a set of named arrays (indices, codebooks, scales, uncompressed
 layers, ...) plus a small JSON header. :func:`pack_arrays` lays them out as::
 
-    b"PRSM" | version (u8) | header length (u32, little-endian) | JSON header | payload
+    b"PRSM" | version (u8) | header length (u32, little-endian) | SHA-256 (32 bytes)
+    | JSON header | payload
 
-with every array's raw bytes in the payload, in header order. The header records, for
+with every array's raw bytes in the payload, in header order. The SHA-256 digest
+(``hashlib.sha256``) covers the JSON header and the payload; it is checked before anything
+is decoded. This is format version 2; version 1 files (no checksum) are refused: re-pack the
+model. Every malformed file raises :class:`CorruptModelError` (a ``ValueError``), and the
+header is validated before any array is allocated: UTF-8 JSON object with exactly the keys
+``arrays`` and ``meta``; each entry with a unique ``name`` (str), ``dtype`` from the
+allowlist, ``shape`` (at most 8 non-negative ints), ``nbytes`` equal to the shape's element
+count times the item size, ``kind`` (str); the byte lengths sum to the payload length
+exactly, and ``bool`` arrays hold only 0 and 1. The header records, for
 each array, its name, dtype, shape, byte length and a *kind* (``"indices"``,
 ``"codebook"``, ``"scale"``, ``"float"``, ``"coded"`` ...), which
 :func:`size_breakdown` uses to say where the bytes go. The reported size of a compressed
@@ -16,7 +25,9 @@ Indices with fewer than 8 bits are stored with :func:`pack_bits` (LSB-first bit 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import struct
 from collections.abc import Mapping
 
@@ -25,7 +36,9 @@ import numpy as np
 from parsimony._validation import check_int
 
 MAGIC = b"PRSM"
-VERSION = 1
+VERSION = 2
+_PREFIX = 4 + 1 + 4 + 32  # magic, version, header length, SHA-256
+_MAX_NDIM = 8
 _ALLOWED_DTYPES = {
     "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64",
     "float16", "float32", "float64", "bool",
@@ -80,40 +93,125 @@ def pack_arrays(
     header = json.dumps(
         {"arrays": entries, "meta": dict(meta or {})}, sort_keys=True, separators=(",", ":")
     ).encode()
-    return MAGIC + struct.pack("<BI", VERSION, len(header)) + header + b"".join(payload)
+    body = header + b"".join(payload)
+    digest = hashlib.sha256(body).digest()
+    return MAGIC + struct.pack("<BI", VERSION, len(header)) + digest + body
+
+
+class CorruptModelError(ValueError):
+    """A blob that is not a well-formed, intact Parsimony container or packed model."""
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_entry(i, e, names):
+    if not isinstance(e, dict) or set(e) != {"name", "dtype", "shape", "nbytes", "kind"}:
+        raise CorruptModelError(f"header entry {i} is not an array record")
+    name, dtype, shape, nbytes, kind = (e[k] for k in ("name", "dtype", "shape", "nbytes", "kind"))
+    if not isinstance(name, str) or name in names:
+        raise CorruptModelError(f"header entry {i} has a missing or repeated name")
+    if not isinstance(kind, str):
+        raise CorruptModelError(f"array {name!r} has a non-string kind")
+    if not isinstance(dtype, str) or dtype not in _ALLOWED_DTYPES:
+        raise CorruptModelError(f"array {name!r} has dtype {dtype!r}, not one of the allowed")
+    if (not isinstance(shape, list) or len(shape) > _MAX_NDIM
+            or not all(_is_int(d) and d >= 0 for d in shape)):  # fmt: skip
+        raise CorruptModelError(f"array {name!r} has an invalid shape {shape!r}")
+    if not _is_int(nbytes) or nbytes != math.prod(shape) * np.dtype(dtype).itemsize:
+        raise CorruptModelError(
+            f"array {name!r}: nbytes {nbytes!r} does not match shape {shape} of {dtype}"
+        )
 
 
 def _read_header(blob: bytes):
+    """Check magic, version, checksum and header; ``(blob, header, payload offset)``."""
     if not isinstance(blob, bytes | bytearray | memoryview):
         raise TypeError(f"blob must be bytes, got {type(blob).__name__}")
     blob = bytes(blob)
-    if len(blob) < 9 or blob[:4] != MAGIC:
-        raise ValueError("blob is not a Parsimony container (bad magic)")
-    version, hlen = struct.unpack("<BI", blob[4:9])
-    if version != VERSION:
-        raise ValueError(f"blob has container version {version}, expected {VERSION}")
-    header = json.loads(blob[9 : 9 + hlen])
-    return blob, header, 9 + hlen
+    if len(blob) < 5 or blob[:4] != MAGIC:
+        raise CorruptModelError("blob is not a Parsimony container (bad magic)")
+    if blob[4] != VERSION:
+        raise CorruptModelError(
+            f"blob has container version {blob[4]}, this library reads only version "
+            f"{VERSION}: re-pack the model with this version of parsimony"
+        )
+    if len(blob) < _PREFIX:
+        raise CorruptModelError(f"blob is truncated ({len(blob)} bytes)")
+    (hlen,) = struct.unpack("<I", blob[5:9])
+    if hlen > len(blob) - _PREFIX:
+        raise CorruptModelError(f"blob is truncated: header of {hlen} bytes does not fit")
+    if hashlib.sha256(blob[_PREFIX:]).digest() != blob[9:_PREFIX]:
+        raise CorruptModelError("blob fails its SHA-256 checksum (damaged or truncated)")
+    try:
+        header = json.loads(blob[_PREFIX : _PREFIX + hlen].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CorruptModelError(f"blob header is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(header, dict) or set(header) != {"arrays", "meta"}:
+        raise CorruptModelError("blob header must be an object with keys 'arrays' and 'meta'")
+    if not isinstance(header["arrays"], list) or not isinstance(header["meta"], dict):
+        raise CorruptModelError("blob header: 'arrays' must be a list and 'meta' an object")
+    names: set[str] = set()
+    for i, e in enumerate(header["arrays"]):
+        _check_entry(i, e, names)
+        names.add(e["name"])
+    offset = _PREFIX + hlen
+    total = sum(e["nbytes"] for e in header["arrays"])
+    if total != len(blob) - offset:
+        raise CorruptModelError(
+            f"blob payload has {len(blob) - offset} bytes, the header lists {total}"
+        )
+    return blob, header, offset
 
 
 def unpack_arrays(blob: bytes) -> tuple[dict[str, np.ndarray], dict]:
-    """Inverse of :func:`pack_arrays`: ``(arrays, meta)``."""
+    """Inverse of :func:`pack_arrays`: ``(arrays, meta)``.
+
+    Raises
+    ------
+    CorruptModelError
+        The blob is damaged, truncated, of another version or malformed (see the module
+        docstring for what is checked).
+    """
     blob, header, offset = _read_header(blob)
     arrays = {}
     for e in header["arrays"]:
         end = offset + e["nbytes"]
-        if end > len(blob):
-            raise ValueError("blob is truncated")
+        raw = blob[offset:end]
+        if e["dtype"] == "bool" and raw.translate(None, b"\x00\x01"):
+            raise CorruptModelError(f"bool array {e['name']!r} holds values other than 0 and 1")
         dtype = np.dtype(e["dtype"]).newbyteorder("<")
-        arrays[e["name"]] = np.frombuffer(blob[offset:end], dtype=dtype).reshape(e["shape"]).copy()
+        arrays[e["name"]] = np.frombuffer(raw, dtype=dtype).reshape(e["shape"]).copy()
         offset = end
-    if offset != len(blob):
-        raise ValueError(f"blob has {len(blob) - offset} trailing bytes")
     return arrays, header["meta"]
 
 
+def same_content(blob_a: bytes, blob_b: bytes) -> bool:
+    """Whether two valid containers hold the same meta and the same named arrays (dtype,
+    shape, kind and bytes), whatever the order of the arrays.
+
+    Examples
+    --------
+    >>> a, b = np.zeros(2, np.uint8), np.ones(1, np.float32)
+    >>> same_content(pack_arrays({"a": a, "b": b}), pack_arrays({"b": b, "a": a}))
+    True
+    """
+    out = []
+    for blob in (blob_a, blob_b):
+        blob, header, offset = _read_header(blob)
+        records = {}
+        for e in header["arrays"]:
+            records[e["name"]] = (e, blob[offset : offset + e["nbytes"]])
+            offset += e["nbytes"]
+        out.append((header["meta"], records))
+    return out[0] == out[1]
+
+
 def size_breakdown(blob: bytes) -> dict[str, int]:
-    """Bytes per kind, plus ``"header"`` (magic, version, JSON); they sum to ``len(blob)``.
+    """Bytes per kind, plus ``"header"`` (magic, version, checksum, JSON); they sum to ``len(blob)``.
+
+    A blob that :func:`unpack_arrays` rejects raises the same :class:`CorruptModelError`.
 
     Examples
     --------
@@ -122,6 +220,7 @@ def size_breakdown(blob: bytes) -> dict[str, int]:
     >>> b = size_breakdown(blob); b["indices"], b["codebook"], sum(b.values()) == len(blob)
     (8, 8, True)
     """
+    unpack_arrays(blob)  # validates exactly as unpacking does
     blob, header, offset = _read_header(blob)
     out = {"header": offset}
     for e in header["arrays"]:
