@@ -8,7 +8,6 @@ from parsimony.compression.datafree import (
     FakeQuantLayer,
     SyntheticGenerator,
     WAQuantizedLayer,
-    bn_layers,
     bns_loss,
     bns_similarity,
     calibrate,
@@ -19,22 +18,8 @@ from parsimony.compression.datafree import (
     quantization_summary,
     quantize_wa,
 )
-from parsimony.nn import SmallCNN, build_model
+from parsimony.nn import SmallCNN
 from torch import nn
-
-
-def _teacher(seed=0):
-    """A SmallCNN whose BN running statistics are exact averages over a structured input."""
-    model = build_model("cnn", {"input_shape": [8, 8], "channels": [4, 8]}, random_state=seed)
-    for _, bn in bn_layers(model):
-        bn.momentum = None  # cumulative average
-    g = torch.Generator().manual_seed(seed)
-    X = 0.5 + 2.0 * torch.randn(512, 1, 8, 8, generator=g).cumsum(-1) / 3
-    model.train()
-    with torch.no_grad():
-        for i in range(0, 512, 128):
-            model(X[i : i + 128])
-    return model.eval(), X
 
 
 def test_gaussian_kl_matches_torch_distributions():
@@ -47,8 +32,8 @@ def test_gaussian_kl_matches_torch_distributions():
     torch.testing.assert_close(gaussian_kl(mu_h, v_h, mu, v), ref)
 
 
-def test_bns_loss_is_sum_of_kl_at_bn_inputs():
-    model, X = _teacher()
+def test_bns_loss_is_sum_of_kl_at_bn_inputs(bn_teacher):
+    model, X = bn_teacher
     x = X[:64]
     # BN inputs computed by hand: conv0(x), and conv1(pool(relu(bn0(conv0(x)))))
     f = model.features
@@ -68,16 +53,16 @@ def test_bns_loss_is_sum_of_kl_at_bn_inputs():
     torch.testing.assert_close(bns_loss(model, x)[0], ref.detach())
 
 
-def test_grouped_statistics_equal_separate_batches():
-    model, X = _teacher()
+def test_grouped_statistics_equal_separate_batches(bn_teacher):
+    model, X = bn_teacher
     both = bns_loss(model, X[:128], n_groups=2)
     sep = torch.stack([bns_loss(model, X[:64])[0], bns_loss(model, X[64:128])[0]])
     torch.testing.assert_close(both, sep)
 
 
 @pytest.mark.parametrize("method", ["bns", "inception"])
-def test_generation_leaves_teacher_unchanged(method):
-    model, _ = _teacher()
+def test_generation_leaves_teacher_unchanged(method, bn_teacher):
+    model, _ = bn_teacher
     model.train()  # mode must be restored, and generation must still run in eval mode
     before = copy.deepcopy(model.state_dict())
     grads = [p.requires_grad for p in model.parameters()]
@@ -88,8 +73,8 @@ def test_generation_leaves_teacher_unchanged(method):
     assert [p.requires_grad for p in model.parameters()] == grads
 
 
-def test_bns_samples_match_running_statistics():
-    model, _ = _teacher()
+def test_bns_samples_match_running_statistics(bn_teacher):
+    model, _ = bn_teacher
     g = SyntheticGenerator("bns", 128, (1, 8, 8), max_iter=300, lr=0.1, batch_size=128).generate(
         model
     )
@@ -105,15 +90,15 @@ def test_bns_samples_match_running_statistics():
     assert bns_similarity(model, g.samples_) < bns_similarity(model, torch.randn(128, 1, 8, 8))
 
 
-def test_similarity_orders_real_below_noise():
-    model, X = _teacher()
+def test_similarity_orders_real_below_noise(bn_teacher):
+    model, X = bn_teacher
     real = bns_similarity(model, X, batch_size=128)
     noise = bns_similarity(model, torch.randn_like(X), batch_size=128)
     assert real < noise
 
 
-def test_generators_are_deterministic_and_shaped():
-    model, _ = _teacher()
+def test_generators_are_deterministic_and_shaped(bn_teacher):
+    model, _ = bn_teacher
     for method in ("gaussian", "inception", "bns"):
         a = generate(model, method, n_samples=16, input_shape=(1, 8, 8), max_iter=3, batch_size=8,
                      random_state=3)  # fmt: skip
@@ -125,19 +110,19 @@ def test_generators_are_deterministic_and_shaped():
     assert not torch.equal(a, c)
 
 
-def test_gaussian_is_standard_normal():
-    model, _ = _teacher()
+def test_gaussian_is_standard_normal(bn_teacher):
+    model, _ = bn_teacher
     x = generate(model, "gaussian", n_samples=4096, input_shape=(1, 8, 8))
     assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
 
 
-def test_bad_inputs():
+def test_bad_inputs(bn_teacher):
     no_bn = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     with pytest.raises(ValueError, match="BatchNorm"):
         SyntheticGenerator("bns", 8, (1, 8, 8), max_iter=1).generate(no_bn)
     with pytest.raises(ValueError, match="BatchNorm"):
         bns_similarity(no_bn, torch.randn(8, 64))
-    model, _ = _teacher()
+    model, _ = bn_teacher
     with pytest.raises(ValueError, match="method"):
         SyntheticGenerator("dream", 8, (1, 8, 8)).generate(model)
     with pytest.raises(ValueError, match="batch_size"):
@@ -173,8 +158,8 @@ def test_calibration_ranges_on_known_input():
     assert float(first.act_scale) == pytest.approx(float(q_hi - q_lo) / 255, rel=1e-5)
 
 
-def test_first_last_bits_and_summary():
-    model, X = _teacher()
+def test_first_last_bits_and_summary(bn_teacher):
+    model, X = bn_teacher
     s = quantize_wa(model, 2, 4)
     layers = [m for m in s.modules() if isinstance(m, FakeQuantLayer)]
     assert [(m.w_bits, m.a_bits) for m in layers] == [(8, 8), (2, 4), (8, 4)]
@@ -187,8 +172,8 @@ def test_first_last_bits_and_summary():
     ]  # fmt: skip
 
 
-def test_freeze_pack_round_trip_and_codes():
-    model, X = _teacher()
+def test_freeze_pack_round_trip_and_codes(bn_teacher):
+    model, X = bn_teacher
     s = calibrate(quantize_wa(model, 4, 4), X[:64])
     frozen = freeze(s)
     x = X[64:96]
@@ -226,8 +211,8 @@ def test_works_for_1d_models():
     assert g.bns_history_[-1] < g.bns_history_[0]
 
 
-def test_callback_protocol_and_n_iter():
-    model, _ = _teacher()
+def test_callback_protocol_and_n_iter(bn_teacher):
+    model, _ = bn_teacher
     states = []
     g = SyntheticGenerator("bns", 16, (1, 8, 8), max_iter=4, batch_size=16)
     g.generate(model, callback=states.append)
@@ -239,8 +224,8 @@ def test_callback_protocol_and_n_iter():
         g.generate(model, callback=3)
 
 
-def test_n_iter_is_a_deprecated_alias_of_max_iter():
-    model, _ = _teacher()
+def test_n_iter_is_a_deprecated_alias_of_max_iter(bn_teacher):
+    model, _ = bn_teacher
     a = SyntheticGenerator("bns", 16, (1, 8, 8), max_iter=3, batch_size=16).generate(model)
     with pytest.warns(FutureWarning, match="max_iter"):
         b = SyntheticGenerator("bns", 16, (1, 8, 8), n_iter=3, batch_size=16).generate(model)
@@ -254,8 +239,8 @@ def test_generator_is_no_estimator():
     assert g.max_iter == 200 and g.random_state == 0  # parameters stored unmodified
 
 
-def test_kd_loss_properties():
-    model, X = _teacher()
+def test_kd_loss_properties(bn_teacher):
+    model, X = bn_teacher
     with torch.no_grad():
         z = model(X[:32])
     assert float(kd_loss(z, z)) == 0.0

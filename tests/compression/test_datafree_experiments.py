@@ -25,33 +25,18 @@ from parsimony.compression.experiments.datafree import (
     select_kd_epochs,
     similarity_sets,
 )
-from parsimony.nn import build_model
 
 
-def _teacher(seed=0):
-    """A SmallCNN whose BN running statistics are exact averages over a structured input."""
-    model = build_model("cnn", {"input_shape": [8, 8], "channels": [4, 8]}, random_state=seed)
-    for _, bn in bn_layers(model):
-        bn.momentum = None  # cumulative average
-    g = torch.Generator().manual_seed(seed)
-    X = 0.5 + 2.0 * torch.randn(512, 1, 8, 8, generator=g).cumsum(-1) / 3
-    model.train()
-    with torch.no_grad():
-        for i in range(0, 512, 128):
-            model(X[i : i + 128])
-    return model.eval(), X
-
-
-def test_kd_train_starts_at_zero_for_an_equal_student():
-    model, X = _teacher()
+def test_kd_train_starts_at_zero_for_an_equal_student(bn_teacher):
+    model, X = bn_teacher
     student = copy.deepcopy(model)
     hist = kd_train(student, model, X[:64], epochs=1, lr=1e-3, batch_size=64)  # one step
     assert hist[0]["loss"] == pytest.approx(0.0, abs=1e-7)
 
 
 @pytest.mark.parametrize("freeze_bn", [True, False])
-def test_gaussian_arm_keeps_student_bn_statistics(freeze_bn):
-    model, _ = _teacher()
+def test_gaussian_arm_keeps_student_bn_statistics(freeze_bn, bn_teacher):
+    model, _ = bn_teacher
     X = generate(model, "gaussian", n_samples=64, input_shape=(1, 8, 8))
     s = calibrate(quantize_wa(model, 2, 4), X)
     before = {n: (bn.running_mean.clone(), bn.running_var.clone()) for n, bn in bn_layers(s)}
@@ -71,8 +56,8 @@ def test_gaussian_arm_keeps_student_bn_statistics(freeze_bn):
         assert all(torch.equal(bn.weight, affine[n]) for n, bn in bn_layers(s))
 
 
-def test_kd_student_is_deterministic_and_lowers_loss():
-    model, X = _teacher()
+def test_kd_student_is_deterministic_and_lowers_loss(bn_teacher):
+    model, X = bn_teacher
     hist = []
     a = kd_student(model, X[:128], epochs=5, lr=1e-2, batch_size=32, random_state=1,
                    callback=lambda r: hist.append(r["loss"]))  # fmt: skip
@@ -83,8 +68,8 @@ def test_kd_student_is_deterministic_and_lowers_loss():
     assert not a.training
 
 
-def test_select_kd_epochs_is_the_argmin_of_the_held_out_curve():
-    model, X = _teacher()
+def test_select_kd_epochs_is_the_argmin_of_the_held_out_curve(bn_teacher):
+    model, X = bn_teacher
     S = generate(model, "bns", n_samples=64, input_shape=(1, 8, 8), max_iter=20, batch_size=64)
     H = generate(model, "bns", n_samples=64, input_shape=(1, 8, 8), max_iter=20, batch_size=64,
                  random_state=1)  # fmt: skip
@@ -97,14 +82,14 @@ def test_select_kd_epochs_is_the_argmin_of_the_held_out_curve():
     assert curve[2] == pytest.approx(ref, rel=1e-5)
 
 
-def test_synthetic_pipeline_needs_no_real_data(monkeypatch):
+def test_synthetic_pipeline_needs_no_real_data(monkeypatch, bn_teacher):
     import parsimony.data.loaders as loaders
 
     def boom(*args, **kwargs):
         raise AssertionError("real data was read")
 
     monkeypatch.setattr(loaders, "_load", boom)
-    model, X = _teacher()
+    model, X = bn_teacher
     g = torch.Generator().manual_seed(1)
     test = (X[:64], torch.randint(0, 10, (64,), generator=g))
     for method in ("gaussian", "inception", "bns"):
@@ -149,8 +134,8 @@ def test_accuracy_table_and_loss_fall():
         loss_fall([1.0])
 
 
-def test_bn_match_is_zero_on_the_data_that_made_the_statistics():
-    model, X = _teacher()  # running statistics are the exact averages over X (in 4 batches)
+def test_bn_match_is_zero_on_the_data_that_made_the_statistics(bn_teacher):
+    model, X = bn_teacher  # running statistics are the exact averages over X (in 4 batches)
     m = bn_match(model, X[:128])  # one of those batches: close but not exact
     assert m["mean"] < 0.5 and m["std"] < 0.5
     noise = bn_match(model, torch.randn(128, 1, 8, 8) * 5)
