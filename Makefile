@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 # Debian packages the pipeline needs (installed with apt-get when missing).
-APT_PACKAGES ?=
+APT_PACKAGES ?= espeak-ng
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONHASHSEED := 0
