@@ -53,3 +53,52 @@ def test_loader_errors(tmp_path):
         load_image("lena", tmp_path)
     with pytest.raises(ValueError, match="only must name datasets"):
         build(tmp_path, only=["imagenet"])
+
+
+def test_manifest_matches_a_fresh_build(built):
+    from parsimony.data.manifest import EXPECTED, verify
+
+    assert sorted(str(p.relative_to(built / "data")) for p in (built / "data").rglob("*.npy")) == (
+        sorted(EXPECTED)
+    )
+    assert verify(built / "data") == []
+
+
+def test_a_damaged_file_is_refused_by_name(built, tmp_path):
+    import shutil
+
+    from parsimony.data.manifest import CorruptDataError
+
+    data = tmp_path / "data"
+    shutil.copytree(built / "data", data)
+    path = data / "digits" / "X.npy"
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 1  # one flipped bit in the last pixel
+    path.write_bytes(bytes(blob))
+    with pytest.raises(CorruptDataError, match=r"digits/X\.npy is corrupt.*parsimony\.data build"):
+        load_digits(data)
+    # a swapped file (the test labels in place of the train labels) is refused too
+    shutil.copy(data / "mnist1d" / "y_test.npy", data / "mnist1d" / "y_train.npy")
+    with pytest.raises(CorruptDataError, match=r"y_train\.npy"):
+        load_mnist1d(data)
+
+
+def test_verify_command_reports_problems(built, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(built / "data", data)
+    cmd = [sys.executable, "-m", "parsimony.data", "verify", "--dir", str(data)]
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    (data / "images" / "camera.npy").unlink()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 1 and "camera.npy is missing" in res.stdout
+
+
+def test_check_array_refuses_wrong_shape_or_dtype(tmp_path):
+    from parsimony.data.manifest import CorruptDataError, check_array
+
+    with pytest.raises(CorruptDataError, match="expected"):
+        check_array(np.zeros((10, 64), np.uint8), "digits/X.npy", tmp_path / "X.npy")
+    with pytest.raises(CorruptDataError, match="dtype"):
+        check_array(np.zeros((1797, 64), np.float32), "digits/X.npy", tmp_path / "X.npy")

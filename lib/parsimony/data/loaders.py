@@ -1,4 +1,9 @@
-"""Loaders for the files ``python -m parsimony.data build`` writes into ``data/``."""
+"""Loaders for the files ``python -m parsimony.data build`` writes into ``data/``.
+
+Each file is checked against :data:`parsimony.data.manifest.EXPECTED` (SHA-256, then shape
+and dtype) before it is returned: a damaged or swapped file raises
+:class:`~parsimony.data.manifest.CorruptDataError` naming it and how to rebuild it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import numpy as np
 
 from parsimony import paths
 from parsimony.data.build import IMAGES
+from parsimony.data.manifest import check_array, verify_file
 
 IMAGE_NAMES = IMAGES
 
@@ -19,7 +25,8 @@ def _load(folder: str, name: str, data_dir: Path | None) -> np.ndarray:
             f"{path} is missing: build the data first with `python -m parsimony.data build` "
             "(or `make data`)"
         )
-    return np.load(path, allow_pickle=False)
+    verify_file(path, f"{folder}/{name}")
+    return check_array(np.load(path, allow_pickle=False), f"{folder}/{name}", path)
 
 
 def load_digits(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +37,8 @@ def load_digits(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
 def load_mnist1d(data_dir: Path | None = None):
     """mnist1d from ``make_dataset`` (seed 42): ``(x_train, y_train, x_test, y_test)``."""
     return tuple(
-        _load("mnist1d", f, data_dir) for f in ("x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy")
+        _load("mnist1d", f, data_dir)
+        for f in ("x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy")
     )
 
 
