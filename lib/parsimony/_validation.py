@@ -26,6 +26,10 @@ def check_array(
     """Return ``X`` as a NumPy array after checking its shape and values."""
     if sp.issparse(X):
         raise TypeError(f"{name} must be a dense array, got a sparse matrix")
+    if isinstance(X, str | bytes) or X is None:
+        raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}")
+    if np.iscomplexobj(X) and not np.issubdtype(np.dtype(dtype or np.float64), np.complexfloating):
+        raise TypeError(f"{name} must be real, got a complex array")
     try:
         arr = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -77,6 +81,46 @@ def check_float(
         hi = "inf" if high is None else high
         raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}, got {value}")
     return value
+
+
+#: the most values a public function allocates from its size arguments (2**31, i.e. 16 GiB
+#: of float64): a larger request is a mistake, refused before any allocation
+MAX_ELEMENTS = 2**31
+
+
+def check_elements(count: int, name: str, limit: int = MAX_ELEMENTS) -> int:
+    """Refuse a request for more than ``limit`` values (``name`` says which arguments)."""
+    if count > limit:
+        raise ValueError(f"{name} asks for {count} values, more than the limit of {limit}")
+    return count
+
+
+def check_tensor(
+    x, name: str, *, ndim: int | None = None, finite: bool = True, floating: bool = True
+):
+    """Return the ``torch.Tensor`` ``x`` after checking its type, rank and values."""
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {tuple(x.shape)}")
+    if finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def check_module(model, name: str = "model"):
+    """Return ``model`` if it is a ``torch.nn.Module``."""
+    from torch import nn
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    return model
 
 
 def check_choice(value, name: str, choices) -> str:

@@ -242,7 +242,12 @@ def pack_bits(values, n_bits: int) -> np.ndarray:
     [1, 15, 0, 7]
     """
     n_bits = check_int(n_bits, "n_bits", low=1, high=32)
+    if values is None or isinstance(values, str | bytes):
+        raise TypeError(f"values must be an array of integers, got {type(values).__name__}")
     v = np.asarray(values).ravel()
+    if not (np.issubdtype(v.dtype, np.integer) or v.dtype == bool):
+        if not np.issubdtype(v.dtype, np.floating) or not np.array_equal(v, np.round(v)):
+            raise TypeError(f"values must be integers, got dtype {v.dtype}")
     if v.size and (v.min() < 0 or v.max() >= 2**n_bits):
         raise ValueError(f"values must lie in [0, {2**n_bits - 1}] for n_bits={n_bits}")
     bits = ((v.astype(np.uint64)[:, None] >> np.arange(n_bits, dtype=np.uint64)) & 1).astype(
@@ -257,6 +262,8 @@ def unpack_bits(packed, n_bits: int, count: int) -> np.ndarray:
     count = check_int(count, "count", low=0)
     packed = np.asarray(packed, dtype=np.uint8)
     if packed.size * 8 < count * n_bits:
-        raise ValueError(f"packed holds {packed.size * 8} bits, need {count * n_bits}")
+        raise ValueError(
+            f"packed holds {packed.size * 8} bits, fewer than count * n_bits = {count * n_bits}"
+        )
     bits = np.unpackbits(packed, bitorder="little")[: count * n_bits].reshape(count, n_bits)
     return (bits.astype(np.int64) << np.arange(n_bits, dtype=np.int64)).sum(axis=1)

@@ -49,8 +49,15 @@ class KMeansResult:
 
 
 def _as_points(X, name="X") -> torch.Tensor:
+    if X is None or isinstance(X, str | bytes):
+        raise TypeError(f"{name} must be a 2-D array or tensor, got {type(X).__name__}")
+    if X.is_complex() if isinstance(X, torch.Tensor) else np.iscomplexobj(X):
+        raise TypeError(f"{name} must be real, got complex values")
     if not isinstance(X, torch.Tensor):
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        try:
+            X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a numeric 2-D array, got {type(X).__name__}") from exc
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(
             f"{name} must be a non-empty 2-D array (n_points, dim), got {tuple(X.shape)}"
@@ -133,6 +140,13 @@ def assign(X: torch.Tensor, centroids: torch.Tensor, chunk: int = CHUNK):
     >>> a.tolist(), round(j, 4)
     ([0, 0, 1], 0.85)
     """
+    X = _as_points(X, "X")
+    centroids = _as_points(centroids, "centroids").to(X.dtype)
+    if centroids.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"centroids have {centroids.shape[1]} columns but X has {X.shape[1]}: they must match"
+        )
+    chunk = check_int(chunk, "chunk", low=1)
     return _Assigner(X.detach(), chunk)(centroids)
 
 

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parsimony._validation import check_int
+from parsimony._validation import check_int, check_tensor
 
 #: the module types a compression method may replace
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Embedding)
@@ -172,6 +172,10 @@ def to_blocks(weight: torch.Tensor, block_size: int) -> torch.Tensor:
     >>> bool(torch.equal(from_blocks(to_blocks(w, 3), w.shape), w))
     True
     """
+    check_tensor(weight, "weight", finite=False, floating=False)
+    block_size = check_int(block_size, "block_size", low=1)
+    if weight.numel() % block_size:
+        raise ValueError(f"block_size={block_size} does not divide the {weight.numel()} values")
     return weight.reshape(-1, block_size)
 
 

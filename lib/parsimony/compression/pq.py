@@ -37,7 +37,7 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
-from parsimony._validation import check_choice, check_int
+from parsimony._validation import check_choice, check_int, check_module, check_tensor
 from parsimony.compression.container import pack_bits, unpack_bits
 from parsimony.compression.kmeans import assign, kmeans
 from parsimony.compression.layers import (
@@ -65,6 +65,7 @@ def index_bits(n_centroids: int) -> int:
     >>> index_bits(256), index_bits(16), index_bits(100), index_bits(1)
     (8, 4, 7, 1)
     """
+    n_centroids = check_int(n_centroids, "n_centroids", low=1)
     return max(1, math.ceil(math.log2(n_centroids)))
 
 
@@ -100,8 +101,7 @@ def product_quantize(
     >>> C.shape, a.shape, pq_decode(a, C, w.shape).shape
     (torch.Size([8, 4]), torch.Size([32]), torch.Size([16, 8]))
     """
-    if not isinstance(weight, torch.Tensor):
-        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    check_tensor(weight, "weight")
     block_size = check_block_size(weight.shape, block_size, name)
     blocks = to_blocks(weight.detach().float(), block_size)
     n_centroids = _check_k(n_centroids, blocks.shape[0], name)
@@ -112,16 +112,25 @@ def product_quantize(
 
 def pq_encode(weight: torch.Tensor, centroids: torch.Tensor, name: str = "weight") -> torch.Tensor:
     """Nearest-centroid index of every block of ``weight`` (block size = ``centroids.shape[1]``)."""
-    if not isinstance(weight, torch.Tensor) or not isinstance(centroids, torch.Tensor):
-        raise TypeError("weight and centroids must be torch.Tensor")
-    if centroids.ndim != 2:
-        raise ValueError(f"centroids must be 2-D (K, block_size), got {tuple(centroids.shape)}")
+    check_tensor(weight, "weight")
+    check_tensor(centroids, "centroids", ndim=2)
     block_size = check_block_size(weight.shape, centroids.shape[1], name)
     return assign(to_blocks(weight.detach().float(), block_size), centroids)[0]
 
 
 def pq_decode(assignments: torch.Tensor, centroids: torch.Tensor, shape) -> torch.Tensor:
     """``centroids[assignments]`` reshaped to ``shape`` (the inverse of :func:`pq_encode`)."""
+    check_tensor(centroids, "centroids", ndim=2)
+    check_tensor(assignments, "assignments", ndim=1, floating=False)
+    if assignments.is_floating_point() or assignments.dtype == torch.bool:
+        raise TypeError(f"assignments must be an integer tensor, got dtype {assignments.dtype}")
+    if assignments.numel() and (
+        int(assignments.min()) < 0 or int(assignments.max()) >= centroids.shape[0]
+    ):
+        raise ValueError(f"assignments must lie in [0, {centroids.shape[0] - 1}]")
+    n_values = assignments.numel() * centroids.shape[1]
+    if math.prod(tuple(shape)) != n_values:
+        raise ValueError(f"shape {tuple(shape)} does not hold the {n_values} decoded values")
     return from_blocks(centroids[assignments], shape)
 
 
@@ -288,6 +297,7 @@ def product_quantize_model(
     >>> [(layer.n_centroids, layer.block_size) for layer in (m.layers[0], m.layers[2])]
     [(16, 8), (16, 8)]
     """
+    check_module(model)
     max_iter = renamed_argument(max_iter, n_iter, "max_iter", "n_iter")
     rng = np.random.default_rng(random_state)
     if not inplace:

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from parsimony._validation import check_choice, check_float, check_int
+from parsimony._validation import check_choice, check_float, check_int, check_module
 from parsimony.compression.kmeans import assign, kmeans
 from parsimony.compression.layers import (
     check_block_size,
@@ -233,6 +233,7 @@ def add_quant_noise(
     >>> type(remove_quant_noise(m).layers[0].weight).__name__
     'Parameter'
     """
+    check_module(model)
     check_choice(method, "method", NOISE_METHODS)
     max_iter = renamed_argument(max_iter, n_iter, "max_iter", "n_iter")
     if block_size is None:

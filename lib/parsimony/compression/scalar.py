@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from parsimony._validation import check_choice, check_float, check_int
+from parsimony._validation import check_choice, check_float, check_int, check_module, check_tensor
 from parsimony.compression.container import pack_bits, unpack_bits
 from parsimony.compression.layers import (
     CompressedLayer,
@@ -176,13 +176,16 @@ def quant_params(
 
 
 def quantize(weight: torch.Tensor, scale, zero_point, bits: int) -> torch.Tensor:
-    """Integer codes ``clamp(round(w / s) + z, 0, 2**bits - 1)`` (int64)."""
+    """Integer codes ``clamp(round(w / s) + z, 0, 2**bits - 1)`` (int64); ``bits`` in [1, 16]."""
+    check_tensor(weight, "weight")
+    bits = check_int(bits, "bits", low=1, high=16)
     q = torch.clamp(torch.round(weight / scale) + zero_point, 0, 2**bits - 1)
     return q.to(torch.int64)
 
 
 def dequantize(codes: torch.Tensor, scale, zero_point) -> torch.Tensor:
     """``(codes - z) * s`` as float32."""
+    check_tensor(codes, "codes", floating=False)
     return (codes.to(torch.float32) - zero_point) * scale
 
 
@@ -198,6 +201,8 @@ def fake_quantize(weight: torch.Tensor, scale, zero_point, bits: int) -> torch.T
     >>> y.sum().backward(); w.grad.tolist()
     [1.0, 1.0]
     """
+    check_tensor(weight, "weight")
+    bits = check_int(bits, "bits", low=1, high=16)
     wq = dequantize(quantize(weight.detach(), scale, zero_point, bits), scale, zero_point)
     return weight + (wq.to(weight.dtype) - weight).detach()
 
@@ -406,6 +411,7 @@ def quantize_model(
     >>> r.by_kind["indices"] == (64 * 64 + 64 * 10) // 2
     True
     """
+    check_module(model)
     quantizer = ScalarQuantizer(bits, scheme, granularity, calibration, percentile)
     quant_params(torch.zeros(1, 1), **quantizer.get_params())  # validate once, early
     if not inplace:

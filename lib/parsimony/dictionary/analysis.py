@@ -57,6 +57,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from parsimony._validation import (
     check_array,
     check_choice,
+    check_elements,
     check_float,
     check_int,
     check_random_state,
@@ -118,6 +119,7 @@ def cosparse_signals(
     omega = _check_operator(omega)
     m, n = omega.shape
     n_samples = check_int(n_samples, "n_samples", low=1)
+    check_elements(n_samples * omega.shape[0], "n_samples * n_components")
     cosparsity = check_int(cosparsity, "cosparsity", low=1, high=n - 1)
     noise = check_float(noise, "noise", low=0.0)
     rng = check_random_state(random_state)
@@ -258,6 +260,7 @@ def step_sizes(step: float, n_iter: int, step_rule: str = "polish") -> np.ndarra
     """
     step = check_float(step, "step", low=0.0, low_inclusive=False)
     n_iter = check_int(n_iter, "n_iter", low=0)
+    check_elements(n_iter, "n_iter")
     step_rule = check_choice(step_rule, "step_rule", STEP_RULES)
     t = np.arange(n_iter)
     if step_rule == "constant":
@@ -334,7 +337,9 @@ def projected_subgradient(X, omega, steps, constraint: str = "untf", callback=No
     if omega.shape[0] != X.shape[0] or omega.shape[-1] != X.shape[-1]:
         raise ValueError(f"omega {omega.shape} does not match X {X.shape}")
     project = CONSTRAINTS[check_choice(constraint, "constraint", CONSTRAINTS)]
-    steps = np.asarray(steps, dtype=float)
+    steps = check_array(steps, "steps", ndim=1, min_rows=0)
+    if np.any(steps <= 0):
+        raise ValueError("steps must be positive")
     omega, objs = _steps(X, omega, steps, project, callback)
     return (omega[0] if single else omega), objs
 
@@ -567,6 +572,7 @@ def finite_difference_operator(patch_size: int) -> np.ndarray:
     ((12, 9), True)
     """
     p = check_int(patch_size, "patch_size", low=2)
+    check_elements(2 * p**4, "2 * patch_size ** 4")
     d = np.diff(np.eye(p), axis=0)  # (p - 1, p)
     eye = np.eye(p)
     return np.vstack([np.kron(eye, d), np.kron(d, eye)])

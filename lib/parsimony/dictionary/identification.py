@@ -35,7 +35,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from parsimony._validation import check_array, check_float, check_int, check_random_state
+from parsimony._validation import (
+    check_array,
+    check_elements,
+    check_float,
+    check_int,
+    check_random_state,
+)
 
 #: HiGHS is accurate to about 1e-7: a t* within this of 1 counts as a failure.
 LP_TOL = 1e-6
@@ -64,6 +70,7 @@ def bernoulli_gaussian(n_samples: int, n_atoms: int, p: float, random_state=None
     """
     n_samples = check_int(n_samples, "n_samples", low=1)
     n_atoms = check_int(n_atoms, "n_atoms", low=1)
+    check_elements(n_samples * n_atoms, "n_samples * n_atoms")
     p = check_float(p, "p", low=0.0, high=1.0, low_inclusive=False)
     rng = check_random_state(random_state)
     active = rng.random((n_samples, n_atoms)) < p
@@ -80,6 +87,7 @@ def random_basis(n_atoms: int, orthonormal: bool = True, random_state=None) -> n
     True
     """
     n_atoms = check_int(n_atoms, "n_atoms", low=1)
+    check_elements(n_atoms * n_atoms, "n_atoms ** 2")
     rng = check_random_state(random_state)
     G = rng.standard_normal((n_atoms, n_atoms))
     if orthonormal:

@@ -28,7 +28,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from parsimony._validation import check_array, check_float, check_int, check_random_state
+from parsimony._validation import (
+    check_array,
+    check_elements,
+    check_float,
+    check_int,
+    check_random_state,
+)
 
 _TINY = 1e-300
 
@@ -206,6 +212,7 @@ def random_untf(n_components: int, n_features: int, random_state=None) -> np.nda
     """
     m = check_int(n_components, "n_components", low=1)
     n = check_int(n_features, "n_features", low=1)
+    check_elements(m * n, "n_components * n_features")
     if m < n:
         raise ValueError(f"n_components must be >= n_features={n} for a tight frame, got {m}")
     rng = check_random_state(random_state)
