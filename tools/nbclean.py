@@ -10,9 +10,10 @@ JupyterLab leaves ``git status`` clean, and ``git add`` commits the stripped not
 
 What it does, reading the notebook on stdin and writing it on stdout:
 
-1. nbstripout's stripping (outputs, execution counts, volatile cell metadata such as
+1. what nbstripout strips (outputs, execution counts, volatile cell metadata such as
    ``collapsed``/``scrolled``/``execution``), keeping cell ids (nbstripout would renumber
-   them, which changes committed bytes);
+   them, which changes committed bytes); standard library only (git runs it once per
+   touched notebook: it must start fast, and it works without the virtual env);
 2. the notebook-level ``kernelspec`` and ``language_info`` that the kernel fills in
    (JupyterLab writes ``"Python 3 (ipykernel)"`` and the interpreter's version) are taken
    from the version in git's index when the file is there, so a committed notebook's bytes
@@ -23,26 +24,16 @@ Without a file name (``%f``) or outside git, step 2 uses the new-notebook rule.
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
 
-import nbformat
-from nbstripout import strip_output
+#: notebook metadata that is session state, never committed
+NOTEBOOK_KEYS = ("signature", "widgets")
 
-#: volatile metadata nbstripout strips by default, plus the kernel-filled widget state
-EXTRA_KEYS = [
-    "metadata.signature",
-    "metadata.widgets",
-    "cell.metadata.collapsed",
-    "cell.metadata.ExecuteTime",
-    "cell.metadata.execution",
-    "cell.metadata.heading_collapsed",
-    "cell.metadata.hidden",
-    "cell.metadata.scrolled",
-    "cell.metadata.jupyter",
-]
+#: cell metadata that JupyterLab and its extensions write while one works (nbstripout's list)
+CELL_KEYS = ("collapsed", "ExecuteTime", "execution", "heading_collapsed", "hidden", "scrolled",
+             "jupyter")  # fmt: skip
 
 #: the notebook metadata the kernel fills in, and what a new notebook is committed with
 KERNEL_KEYS = {
@@ -64,20 +55,41 @@ def committed_metadata(path: str | None) -> dict | None:
         return None
 
 
-def clean(text: str, path: str | None = None) -> str:
-    """The committed form of the notebook ``text`` (see the module docstring)."""
-    nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
-    nb = strip_output(nb, keep_output=False, keep_count=False, keep_id=True, extra_keys=EXTRA_KEYS)
-    committed = committed_metadata(path)
+def _lines(source):
+    """A cell source as nbformat writes it: a list of lines, each with its newline."""
+    return source.splitlines(True) if isinstance(source, str) else source
+
+
+def strip(nb: dict, committed: dict | None) -> dict:
+    """Strip the notebook ``nb`` (a dict, modified and returned); see the module docstring."""
+    for cell in nb.get("cells", []):
+        cell["source"] = _lines(cell.get("source", []))
+        for key in CELL_KEYS:
+            cell.get("metadata", {}).pop(key, None)
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    meta = nb.setdefault("metadata", {})
+    for key in NOTEBOOK_KEYS:
+        meta.pop(key, None)
     for key, default in KERNEL_KEYS.items():
         value = committed.get(key) if committed is not None else default
         if value is None:
-            nb.metadata.pop(key, None)
+            meta.pop(key, None)
         else:
-            nb.metadata[key] = value
-    out = io.StringIO()
-    nbformat.write(nb, out, version=nbformat.NO_CONVERT)
-    return out.getvalue()
+            meta[key] = value
+    return nb
+
+
+def clean(text: str, path: str | None = None) -> str:
+    """The committed form of the notebook ``text`` (see the module docstring).
+
+    Written as ``nbformat.write`` writes (sorted keys, indent 1, UTF-8, final newline), with
+    the standard library only, so that the filter starts fast and needs no virtual env.
+    """
+    nb = strip(json.loads(text), committed_metadata(path))
+    return (
+        json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False, separators=(",", ": ")) + "\n"
+    )
 
 
 def pre_save(model, path, **kwargs):
@@ -91,15 +103,18 @@ def pre_save(model, path, **kwargs):
     """
     if model.get("type") != "notebook" or "content" not in model:
         return
-    text = json.dumps(model["content"])
-    model["content"] = json.loads(clean(text, path))
+    model["content"] = strip(model["content"], committed_metadata(path))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     path = argv[0] if argv else None
-    text = sys.stdin.buffer.read().decode("utf-8")
-    sys.stdout.buffer.write(clean(text, path).encode("utf-8"))
+    data = sys.stdin.buffer.read()
+    try:
+        out = clean(data.decode("utf-8"), path).encode("utf-8")
+    except (ValueError, AttributeError, TypeError):  # not a notebook (e.g. conflict markers)
+        out = data
+    sys.stdout.buffer.write(out)
     return 0
 
 

@@ -77,6 +77,15 @@ def test_new_notebook_gets_project_kernelspec():
     assert out.metadata == {"kernelspec": nbclean.KERNEL_KEYS["kernelspec"]}
 
 
+def test_filter_passes_non_notebooks_through():
+    for data in (b"", b"<<<<<<< HEAD\n{", b"[1, 2]"):
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "nbclean.py"), "x.ipynb"],
+            input=data, capture_output=True, check=True, cwd=ROOT,
+        ).stdout  # fmt: skip
+        assert out == data
+
+
 def _run_launcher(launcher: Path, env: dict | None = None) -> list[str]:
     code = "import os, sys; print(sys.executable); print(os.environ['PYTHONPATH'])"
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
