@@ -1,0 +1,8 @@
+"""Pruning: magnitude masks, physical shrinking of neurons and filters.
+
+* :mod:`~parsimony.compression.pruning.masks`: global and per-layer magnitude masks built
+  on :mod:`torch.nn.utils.prune` (they stay applied while the model trains).
+* :mod:`~parsimony.compression.pruning.shrink`: removal of whole neurons / filters from a
+  feed-forward chain (``MLP``, ``SmallCNN``) into a smaller dense model, and the unit masks
+  that are exactly equivalent to it.
+"""
