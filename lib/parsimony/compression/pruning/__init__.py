@@ -5,4 +5,10 @@
 * :mod:`~parsimony.compression.pruning.shrink`: removal of whole neurons / filters from a
   feed-forward chain (``MLP``, ``SmallCNN``) into a smaller dense model, and the unit masks
   that are exactly equivalent to it.
+* :mod:`~parsimony.compression.pruning.sharing`: CWS and PWS 1-D weight sharing.
+* :mod:`~parsimony.compression.pruning.formats`: CSR / CSC / bitmask, HAM and sHAM packable
+  layers with compressed-domain products.
+* :mod:`~parsimony.compression.pruning.imp`: IMP with rewinding and accelerated IMP (AIMP).
+* :mod:`~parsimony.compression.pruning.voting`: majority-voting neuron removal (and the
+  L2-norm and random baselines).
 """
