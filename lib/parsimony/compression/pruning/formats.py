@@ -267,7 +267,9 @@ class _Shared(_Format):
     def _row_sums(self, x, rows, cols, symbols) -> np.ndarray:
         """``y_i = sum_k c_k sum_{j: s_ij = k} x_j`` for every row of ``x``."""
         k, n_out = len(self.codebook), self.matrix_shape[0]
-        key = rows * k + symbols
+        key = getattr(self, "_key", None)
+        if key is None or len(key) != len(symbols):  # (row, centroid) bucket of each entry
+            key = self._key = rows * k + symbols
         c = self.codebook.detach().numpy().astype(np.float64)
         sums = [np.bincount(key, xi[cols], minlength=n_out * k) for xi in x]
         return np.stack([s.reshape(n_out, k) @ c for s in sums]).reshape(len(x), n_out)
