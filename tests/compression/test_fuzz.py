@@ -39,6 +39,10 @@ CHILD = textwrap.dedent(
         "uniform_coded": ("quantize_then_code", {"step": 0.05}),
         "lowrank": ("lowrank_svd", {"rank": 2}),
         "wa_scalar": ("wa", {}),
+        # pruning (issue 20)
+        "sparse": ("prune", {"sparsity": 0.5, "fmt": "csr"}),
+        "ham": ("ham", {"sparsity": 0.5, "n_clusters": 4}),
+        "sham": ("sham", {"sparsity": 0.5, "n_clusters": 4}),
     }
     assert set(SETTINGS) == set(BUILTIN_LAYERS), sorted(BUILTIN_LAYERS)
 
@@ -173,7 +177,9 @@ CHILD = textwrap.dedent(
 
 
 def test_fuzz_packed_models_refuse_or_decode_identically():
-    n_per_type = 48  # 8 layer types x 48 = 384 seeded mutations
+    from parsimony.compression.packing import BUILTIN_LAYERS
+
+    n_per_type = 48  # 48 seeded mutations per layer type
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(n_per_type)],
@@ -185,5 +191,5 @@ def test_fuzz_packed_models_refuse_or_decode_identically():
     assert proc.returncode == 0, f"child died ({proc.returncode}): {proc.stderr[-3000:]}"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["bad"] == [], "\n".join(result["bad"])
-    assert sum(result["counts"].values()) == 8 * n_per_type
+    assert sum(result["counts"].values()) == len(BUILTIN_LAYERS) * n_per_type
     assert result["counts"]["refused"] > 0

@@ -166,6 +166,10 @@ def _method_models():
         "uniform_coded": ("quantize_then_code", {"step": 0.05}),
         "lowrank": ("lowrank_svd", {"rank": {"layers.0": 2, "*": 1}}),
         "wa_scalar": ("wa", {"w_bits": 4, "a_bits": 4}),
+        # pruning (issue 20)
+        "sparse": ("prune", {"sparsity": 0.8, "fmt": "bitmask"}),
+        "ham": ("ham", {"sparsity": 0.5, "n_clusters": 8, "sharing": "pws"}),
+        "sham": ("sham", {"sparsity": 0.8, "n_clusters": 8}),
     }
     return {tag: compress_model(base, m, (X, y), **kw) for tag, (m, kw) in calls.items()}, X
 

@@ -141,6 +141,17 @@ from parsimony.compression.pq import (
     product_quantize,
     product_quantize_model,
 )
+
+# pruning (issue 20)
+from parsimony.compression.pruning.formats import HAMLayer, SHAMLayer, SparseLayer, format_model
+from parsimony.compression.pruning.masks import (
+    apply_masks,
+    magnitude_masks,
+    prune_magnitude,
+    remove_masks,
+)
+from parsimony.compression.pruning.sharing import share_weights
+from parsimony.compression.pruning.shrink import shrink_model
 from parsimony.compression.quant_noise import QuantNoise, add_quant_noise, remove_quant_noise
 from parsimony.compression.scalar import (
     ScalarQuantizedLayer,
@@ -228,4 +239,15 @@ __all__ = [
     "hashednets_model",
     "pool_shape",
     "smh_model",
+    # pruning (issue 20)
+    "HAMLayer",
+    "SHAMLayer",
+    "SparseLayer",
+    "apply_masks",
+    "format_model",
+    "magnitude_masks",
+    "prune_magnitude",
+    "remove_masks",
+    "share_weights",
+    "shrink_model",
 ]

@@ -220,3 +220,63 @@ def compress_model(model: nn.Module, method: str, train_data=None, **options) ->
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     return METHODS[method](model, train_data, **options)
+
+
+# pruning (issue 20)
+def _prune_share(model, train_data, method, sparsity, n_clusters, sharing, options):
+    from parsimony.compression.pruning.masks import copy_model, prune_magnitude, remove_masks
+    from parsimony.compression.pruning.sharing import share_weights
+
+    fit = {k: options.pop(k) for k in ("epochs", "lr", "batch_size") if k in options}
+    random_state = options.pop("random_state", 0)
+    layers, exclude = options.pop("layers", None), options.pop("exclude", None)
+    model = copy_model(model)
+    if sparsity:
+        prune_magnitude(model, sparsity, options.pop("scope", "global"), layers, exclude)
+    if options:
+        raise TypeError(f"method {method!r} got unexpected options {sorted(options)}")
+    _fit(model, train_data, method, epochs=fit.get("epochs", 0), lr=fit.get("lr", 1e-3),
+         batch_size=fit.get("batch_size", 128), random_state=random_state)  # fmt: skip
+    remove_masks(model)
+    if n_clusters:
+        share_weights(model, n_clusters, sharing, layers, exclude, random_state)
+    return model, layers, exclude
+
+
+@register_method("prune")
+def compress_prune(model: nn.Module, train_data=None, sparsity: float = 0.9, *,
+                   fmt: str = "csr", **options) -> nn.Module:  # fmt: skip
+    """Magnitude pruning (``pruning.masks``; ``scope``, ``layers``, ``exclude``), optional
+    masked fine-tuning (``epochs``, ``lr``, ``batch_size``, ``random_state``), then every
+    layer stored sparse (``fmt``: ``"csr"``, ``"csc"`` or ``"bitmask"``, ``pruning.formats``)."""
+    from parsimony.compression.pruning.formats import format_model
+
+    if fmt not in ("csr", "csc", "bitmask"):
+        raise ValueError(f"fmt must be 'csr', 'csc' or 'bitmask', got {fmt!r}")
+    out, layers, exclude = _prune_share(model, train_data, "prune", sparsity, 0, "cws", options)
+    return format_model(out, fmt, layers, exclude)
+
+
+@register_method("ham")
+def compress_ham(model: nn.Module, train_data=None, sparsity: float = 0.0, n_clusters: int = 32,
+                 *, sharing: str = "cws", **options) -> nn.Module:  # fmt: skip
+    """Optional pruning (as ``prune``), weight sharing (``sharing``: ``"cws"`` or ``"pws"``,
+    ``n_clusters`` values per layer), then HAM (Huffman-coded index matrix) per layer."""
+    from parsimony.compression.pruning.formats import format_model
+
+    out, layers, exclude = _prune_share(
+        model, train_data, "ham", sparsity, n_clusters, sharing, options
+    )
+    return format_model(out, "ham", layers, exclude)
+
+
+@register_method("sham")
+def compress_sham(model: nn.Module, train_data=None, sparsity: float = 0.9, n_clusters: int = 32,
+                  *, sharing: str = "cws", **options) -> nn.Module:  # fmt: skip
+    """Pruning and weight sharing as ``ham``, then sHAM (CSC + Huffman-coded indices)."""
+    from parsimony.compression.pruning.formats import format_model
+
+    out, layers, exclude = _prune_share(
+        model, train_data, "sham", sparsity, n_clusters, sharing, options
+    )
+    return format_model(out, "sham", layers, exclude)

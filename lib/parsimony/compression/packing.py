@@ -86,6 +86,10 @@ BUILTIN_LAYERS: dict[str, str] = {
     "uniform_coded": "parsimony.compression.entropy",
     "lowrank": "parsimony.compression.lowrank",
     "wa_scalar": "parsimony.compression.datafree",
+    # pruning (issue 20)
+    "sparse": "parsimony.compression.pruning.formats",
+    "ham": "parsimony.compression.pruning.formats",
+    "sham": "parsimony.compression.pruning.formats",
 }
 
 
@@ -400,6 +404,44 @@ def _check_smh_chain(meta, model) -> None:
         _fail(f"SMH layers need {offset} pool values, the pool holds {pool}")
 
 
+# pruning (issue 20)
+def _check_pruned(arrays, m, numel, n_in, what, tag):
+    """Bound the sparse / HAM / sHAM headers: formats, index and codebook sizes."""
+    for name, arr in arrays.items():
+        if name != "bias" and arr.ndim != 1:
+            _fail(f"{what}: array {name!r} must be 1-D")
+    if tag == "sparse":
+        if m.get("fmt") not in ("csr", "csc", "bitmask"):
+            _fail(f"{what}: fmt {m.get('fmt')!r}")
+        if m["fmt"] == "bitmask":
+            _shape(arrays, "mask", (_packed_len(numel, 1),), what)
+        else:
+            n_major = numel // n_in if m["fmt"] == "csr" else n_in
+            _shape(arrays, "ptr", (n_major + 1,), what)
+        nnz = arrays["values"].size if "values" in arrays else -1
+        _int(nnz, f"{what} non-zero count", 0, numel)
+        if m["fmt"] != "bitmask":
+            _shape(arrays, "indices", (nnz,), what)
+            _check_ptr(arrays["ptr"], nnz, what)
+        return
+    _int(
+        m.get("n_bits"), f"{what} n_bits", 0, 32 * arrays["coded"].size if "coded" in arrays else 0
+    )
+    k = arrays["codebook"].size if "codebook" in arrays else 0
+    _int(k, f"{what} codebook size", 0, min(numel, 2**16))
+    _shape(arrays, "counts", (k,), what)
+    if tag == "sham":
+        _shape(arrays, "ptr", (n_in + 1,), what)
+        nnz = _int(arrays["rows"].size if "rows" in arrays else -1, f"{what} nnz", 0, numel)
+        _check_ptr(arrays["ptr"], nnz, what)
+
+
+def _check_ptr(ptr, nnz, what):
+    ptr = ptr.astype(np.int64)
+    if ptr[0] != 0 or ptr[-1] != nnz or np.any(np.diff(ptr) < 0):
+        _fail(f"{what}: pointers must rise from 0 to the non-zero count {nnz}")
+
+
 def _check_layer(tag: str, arrays, m, module, path) -> None:
     """Bound every header value a built-in type's ``unpack_state`` allocates from."""
     what = f"layer {path!r} ({tag})"
@@ -437,6 +479,9 @@ def _check_layer(tag: str, arrays, m, module, path) -> None:
         rank = arrays["left"].shape[1]
         _shape(arrays, "left", (wshape[0], rank), what)
         _shape(arrays, "right", (rank, math.prod(wshape[1:])), what)
+    # pruning (issue 20)
+    elif tag in ("sparse", "ham", "sham"):
+        _check_pruned(arrays, m, numel, numel // wshape[0], what, tag)
 
 
 def unpack(blob: bytes, model: nn.Module | None = None) -> nn.Module:
