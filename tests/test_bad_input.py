@@ -441,6 +441,25 @@ def _compression_calls():
             dict(n_virtual=128, fraction=0.25),
             {"n_virtual": "count", "fraction": "probability"},
         ),
+        "apply_masks": (c.apply_masks, dict(model=_mlp(), masks={}), {"model": "module"}),
+        "format_model": (c.format_model, dict(model=_mlp(), fmt="csr"), {"model": "module"}),
+        "magnitude_masks": (
+            c.magnitude_masks,
+            dict(model=_mlp(), sparsity=0.5),
+            {"model": "module", "sparsity": "probability"},
+        ),
+        "prune_magnitude": (
+            c.prune_magnitude,
+            dict(model=_mlp(), sparsity=0.5),
+            {"model": "module", "sparsity": "probability"},
+        ),
+        "remove_masks": (c.remove_masks, dict(model=_mlp()), {"model": "module"}),
+        "share_weights": (
+            c.share_weights,
+            dict(model=_mlp(), n_clusters=4),
+            {"model": "module", "n_clusters": "count"},
+        ),
+        "shrink_model": (c.shrink_model, dict(model=_mlp(), keep={}), {"model": "module"}),
         "smh_model": (
             c.smh_model,
             dict(model=_mlp(), fraction=0.5),

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from parsimony._validation import check_choice, check_module
 from parsimony.compression.container import pack_bits, unpack_bits
 from parsimony.compression.layers import CompressedLayer, layer_spec, weight_shape
 from parsimony.compression.packing import register_compressed
@@ -389,7 +390,7 @@ def format_model(model, fmt: str, layers=None, exclude=None):
     ``"sham"`` need layers with few distinct values (share the weights first,
     :func:`~parsimony.compression.pruning.sharing.share_weights`).
     """
-    from parsimony._validation import check_choice
+    check_module(model)
     from parsimony.compression.layers import select_layers, set_module
     from parsimony.compression.pruning.masks import PRUNABLE_LAYERS, copy_model, remove_masks
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from parsimony._validation import check_choice, check_float
+from parsimony._validation import check_choice, check_float, check_module
 from parsimony.compression.layers import select_layers
 
 __all__ = [
@@ -136,6 +136,7 @@ def apply_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Modul
     layer gets its ``weight_mask`` buffer overwritten (the new mask should be nested in
     the old one, as :func:`magnitude_masks` makes it). ``weight`` is updated at once.
     """
+    check_module(model)
     if not isinstance(masks, Mapping):
         raise TypeError(f"masks must be a mapping of layer name to tensor, got {type(masks)}")
     modules = dict(model.named_modules())
@@ -177,6 +178,7 @@ def get_masks(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def remove_masks(model: nn.Module) -> nn.Module:
     """Make the masks permanent (zeros in a plain ``weight`` parameter), in place."""
+    check_module(model)
     for _, mod in model.named_modules():
         if isinstance(mod, PRUNABLE_LAYERS) and prune.is_pruned(mod):
             prune.remove(mod, "weight")

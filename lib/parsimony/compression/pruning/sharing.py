@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from parsimony._validation import check_choice, check_int, check_random_state
+from parsimony._validation import check_choice, check_int, check_module, check_random_state
 from parsimony.compression.layers import select_layers
 from parsimony.compression.pruning.masks import PRUNABLE_LAYERS
 
@@ -109,6 +109,7 @@ def share_weights(
     dict of str to numpy.ndarray
         Layer name -> codebook (float32, sorted).
     """
+    check_module(model)
     method = check_choice(method, "method", tuple(SHARING))
     rng = check_random_state(random_state)
     codebooks = {}

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from parsimony._validation import check_module
 from parsimony.compression.pruning.masks import PRUNABLE_LAYERS, copy_model, remove_masks
 
 __all__ = ["count_parameters", "mask_units", "shrink_model", "unit_keep_from_masks"]
@@ -125,6 +126,7 @@ def shrink_model(model: nn.Module, keep: Mapping[str, torch.Tensor]) -> nn.Modul
     torch.nn.Module
         A new model (the input is not modified) with dense, smaller layers.
     """
+    check_module(model)
     model = remove_masks(copy_model(model))
     plan = _check_keep(model, keep)
     for mod, idx, nxt, bns in plan.values():
