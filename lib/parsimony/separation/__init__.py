@@ -1,0 +1,9 @@
+"""Audio source separation with local Gaussian spatial covariance models.
+
+* :mod:`~parsimony.separation.model`: the model, its likelihood, the EM of the full-rank
+  unconstrained and rank-1 convolutive models, multichannel Wiener filtering (Duong,
+  Vincent & Gribonval, IEEE TASLP 2010).
+* :mod:`~parsimony.separation.oracle`: oracle parameters and binary masking.
+* :mod:`~parsimony.separation.stft`: multichannel STFT and its inverse.
+* :mod:`~parsimony.separation.metrics`: image SDR and ``fast_bss_eval`` metrics.
+"""
