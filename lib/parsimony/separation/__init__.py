@@ -6,4 +6,12 @@
 * :mod:`~parsimony.separation.oracle`: oracle parameters and binary masking.
 * :mod:`~parsimony.separation.stft`: multichannel STFT and its inverse.
 * :mod:`~parsimony.separation.metrics`: image SDR and ``fast_bss_eval`` metrics.
+* :mod:`~parsimony.separation.init`, :mod:`~parsimony.separation.permutation`: the
+  hierarchical-clustering initialisation and the permutation alignment.
+* :mod:`~parsimony.separation.separator`: :class:`SpatialCovarianceSeparator`, the blind
+  pipeline as a scikit-learn transformer; ``MODELS`` names its spatial models.
 """
+
+from parsimony.separation.separator import MODELS, SpatialCovarianceSeparator
+
+__all__ = ["MODELS", "SpatialCovarianceSeparator"]

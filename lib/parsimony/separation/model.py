@@ -60,11 +60,9 @@ def wiener_filters(v: np.ndarray, R: np.ndarray) -> np.ndarray:
 
     They sum to the identity over j, so the estimated images sum to the mixture.
     """
-    Rx = mixture_covariance(v, R)
-    Rx_inv = np.linalg.inv(Rx)
-    if R.ndim == 4:
-        return np.einsum("jfn,jfab,fnbc->jfnac", v, R, Rx_inv)
-    return np.einsum("jfn,jfnab,fnbc->jfnac", v, R, Rx_inv)
+    Rx_inv = np.linalg.inv(mixture_covariance(v, R))
+    vR = v[..., None, None] * (R[:, :, None] if R.ndim == 4 else R)
+    return vR @ Rx_inv[None]
 
 
 def wiener(X: np.ndarray, v: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -85,10 +83,10 @@ def em_step_full_rank(X, v, R, reg=1e-6):
     X (F, N, I), v (J, F, N), R (J, F, I, I).
     """
     n_mics = X.shape[-1]
-    W = wiener_filters(v, R)  # (J, F, N, I, I)
-    C = np.einsum("jfnab,fnb->jfna", W, X)
     vR = v[..., None, None] * R[:, :, None]  # (J, F, N, I, I)
-    Rc = np.einsum("jfna,jfnb->jfnab", C, C.conj()) + vR - W @ vR
+    W = vR @ np.linalg.inv(mixture_covariance(v, R))[None]  # Wiener filters
+    C = np.einsum("jfnab,fnb->jfna", W, X)
+    Rc = C[..., :, None] * C.conj()[..., None, :] + vR - W @ vR
     v_new = np.einsum("jfab,jfnba->jfn", np.linalg.inv(R), Rc).real / n_mics
     v_new = np.maximum(v_new, EPS)
     R_new = np.mean(Rc / v_new[..., None, None], axis=2)
