@@ -103,11 +103,14 @@ class SpatialCovarianceSeparator(TransformerMixin, BaseEstimator):
             raise ValueError(f"X needs at least n_fft // 2 + 1 = {self.n_fft // 2 + 1} samples")
         S = np.moveaxis(stft(x.T, self.n_fft, self.hop), 0, -1)  # (F, N, I)
         v, R = cluster_init(S, self.n_components)
-        self.objective_ = [negative_log_likelihood(S, mixture_covariance(v, R))]
         if self.model == "rank1":
             w, U = np.linalg.eigh(R)
             H = np.moveaxis(U[..., -1] * np.sqrt(w[..., -1:]), 0, -1)  # (F, I, J)
             noise = np.repeat(np.mean(w[..., 0], axis=0)[:, None], S.shape[-1], axis=1)
+            Rx = rank1_covariance(v, H, noise)
+        else:
+            Rx = mixture_covariance(v, R)
+        self.objective_ = [negative_log_likelihood(S, Rx)]
         for it in range(self.max_iter):
             if self.model == "full_rank":
                 v, R = em_step_full_rank(S, v, R, self.reg)

@@ -101,30 +101,41 @@ def gap_statistics(summary: pd.DataFrame, a: str = "full_rank", b: str = "rank1"
 BLIND_METHODS = ("full_rank", "rank1", "fastmnmf")
 
 
-def fastmnmf_images(x: np.ndarray, n_sources: int, n_iter: int, n_fft=1024, hop=256):
-    """pyroomacoustics' FastMNMF (Sekiguchi et al. 2019), ``n_src`` given, (n, J) at mic 1."""
+def fastmnmf_images(x, n_sources, n_iter, n_fft=1024, hop=256, random_state=0):
+    """pyroomacoustics' FastMNMF (Sekiguchi et al. 2019), ``n_src`` given, (n, J) at mic 1.
+
+    FastMNMF draws its initial NMF factors from numpy's global generator; it is seeded with
+    ``random_state`` for the call and restored afterwards, so the result is reproducible.
+    """
     import pyroomacoustics as pra
 
     S = np.moveaxis(stft(x.T, n_fft, hop), 0, -1)  # (F, N, I)
-    Y = pra.bss.fastmnmf(np.swapaxes(S, 0, 1), n_src=n_sources, n_iter=n_iter, mic_index=0)
+    state = np.random.get_state()  # noqa: NPY002 (the peer draws from the legacy global RNG)
+    np.random.seed(random_state)  # noqa: NPY002
+    try:
+        Y = pra.bss.fastmnmf(np.swapaxes(S, 0, 1), n_src=n_sources, n_iter=n_iter, mic_index=0)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
     return istft(np.moveaxis(Y, -1, 0).swapaxes(1, 2), x.shape[0], n_fft, hop).T
 
 
-def blind_trial(images: np.ndarray, max_iter: int = 20, n_fft: int = 1024, hop: int = 256):
+def blind_trial(images, max_iter=20, n_fft=1024, hop=256, random_state=0):
     """Blind separation of images (J, I, n) by each method in BLIND_METHODS.
 
-    Every method gets ``max_iter`` iterations. Scores with ``fast_bss_eval`` at microphone
+    Every method gets ``max_iter`` iterations; ``random_state`` seeds FastMNMF (the EM
+    initialisation is deterministic). Scores with ``fast_bss_eval`` at microphone
     1 (best permutation): returns ``(method, sdr, sdr_improvement, sir, sar)`` rows, means
     over the sources; the improvement is over the mixture taken as every estimate.
     """
     n_src = images.shape[0]
     x = images.sum(axis=0).T  # (n, I)
     ref = images[:, 0]
-    base = bss_eval(ref, np.repeat(x[None, :, 0], n_src, axis=0))["sdr"]
+    with np.errstate(divide="ignore"):  # identical estimates: SIR/SAR infinite, SDR fine
+        base = bss_eval(ref, np.repeat(x[None, :, 0], n_src, axis=0))["sdr"]
     rows = []
     for method in BLIND_METHODS:
         if method == "fastmnmf":
-            y = fastmnmf_images(x, n_src, max_iter, n_fft, hop)
+            y = fastmnmf_images(x, n_src, max_iter, n_fft, hop, random_state)
         else:
             sep = SpatialCovarianceSeparator(
                 n_src, model=method, max_iter=max_iter, n_fft=n_fft, hop=hop
@@ -147,7 +158,7 @@ def blind_sweep(rt60s, mic_spacing=0.05, n_sets=3, duration=2.0, max_iter=20, n_
         sources = speech_sources(3, duration, offset=k)
         for rt in rt60s:
             images, _ = room_images(sources, rt, mic_spacing=mic_spacing)
-            for row in blind_trial(images, max_iter, n_fft, hop):
+            for row in blind_trial(images, max_iter, n_fft, hop, random_state=k):
                 rows.append((k, rt, *row))
     return pd.DataFrame(rows, columns=["set", "rt60", "method", "sdr", "sdri", "sir", "sar"])
 
@@ -155,3 +166,21 @@ def blind_sweep(rt60s, mic_spacing=0.05, n_sets=3, duration=2.0, max_iter=20, n_
 def blind_summary(df: pd.DataFrame, value: str = "sdri") -> pd.DataFrame:
     """Mean of ``value`` per (rt60, method) over the sets, one column per method."""
     return df.pivot_table(index="rt60", columns="method", values=value, aggfunc="mean")
+
+
+def cost_curves(rt60: float, mic_spacing=0.05, duration=2.0, max_iter=20, n_fft=1024, hop=256):
+    """Negative log-likelihood per EM iteration of each model on the first set's mixture."""
+    images, _ = room_images(speech_sources(3, duration), rt60, mic_spacing=mic_spacing)
+    x = images.sum(axis=0).T
+    return {
+        model: SpatialCovarianceSeparator(3, model=model, max_iter=max_iter, n_fft=n_fft, hop=hop)
+        .fit(x)
+        .objective_
+        for model in ("full_rank", "rank1")
+    }
+
+
+def max_relative_increase(objective) -> float:
+    """Largest step ``(L[t+1] - L[t]) / |L[t]|`` of a cost curve (<= 0 when monotone)."""
+    obj = np.asarray(objective, dtype=float)
+    return float(np.max(np.diff(obj) / np.abs(obj[:-1])))
