@@ -4,7 +4,6 @@ import copy
 
 import pytest
 import torch
-
 from parsimony.nn.frank_wolfe import FrankWolfe, Lookahead
 from parsimony.nn.recurrent import SequenceRNN
 from parsimony.nn.training import train
@@ -83,7 +82,9 @@ def test_code_variant_moves_further_than_fw_variant():
         for batch in _batches(3):
             _grad(model, batch)
             fw.step()
-        moved[variant] = sum(float((p.detach() - q).norm()) for p, q in zip(model.parameters(), p0))
+        moved[variant] = sum(
+            float((p.detach() - q).norm()) for p, q in zip(model.parameters(), p0, strict=True)
+        )
     assert moved["code"] > moved["fw"] > 0
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from parsimony.data.sequences import (
     ADDING_BASELINE_MSE,
     adding_problem,
