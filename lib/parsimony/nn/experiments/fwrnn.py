@@ -112,3 +112,19 @@ def mean_curve(result: dict, method: str, key: str) -> tuple[list, list]:
     """``(gradients, mean over seeds of key)`` for plotting."""
     runs = result[method]["runs"]
     return runs[0]["gradients"], np.mean([r[key] for r in runs], axis=0).tolist()
+
+
+def summary(result: dict, threshold: float, prefix: str = "") -> dict:
+    """JSON-safe metrics: chosen lr, mean / per-seed test accuracy, gradients to threshold.
+
+    A method that never reaches ``threshold`` gets ``None`` gradients.
+    """
+    out = {}
+    for m, r in result.items():
+        acc = test_accuracies(result, m)
+        g = median_gradients_to(result, m, threshold)
+        out[f"{prefix}lr/{m}"] = r["lr"]
+        out[f"{prefix}test_accuracy_mean/{m}"] = float(np.mean(acc))
+        out[f"{prefix}test_accuracy_per_seed/{m}"] = acc
+        out[f"{prefix}median_gradients_to_{threshold:g}/{m}"] = g if math.isfinite(g) else None
+    return out
