@@ -84,14 +84,14 @@ def sweep(split, methods, lrs, *, n_seeds, hidden, epochs, batch_size) -> dict:
     return out
 
 
-def test_accuracies(result: dict, method: str) -> list[float]:
+def final_test_accuracies(result: dict, method: str) -> list[float]:
     """Final test accuracy per seed."""
     return [r["test_accuracy"] for r in result[method]["runs"]]
 
 
 def mean_gap(result: dict, method: str, baseline: str) -> float:
     """Mean over seeds of the paired test-accuracy difference ``method - baseline``."""
-    a, b = test_accuracies(result, method), test_accuracies(result, baseline)
+    a, b = final_test_accuracies(result, method), final_test_accuracies(result, baseline)
     return float(np.mean(np.subtract(a, b)))
 
 
@@ -121,7 +121,7 @@ def summary(result: dict, threshold: float, prefix: str = "") -> dict:
     """
     out = {}
     for m, r in result.items():
-        acc = test_accuracies(result, m)
+        acc = final_test_accuracies(result, m)
         g = median_gradients_to(result, m, threshold)
         out[f"{prefix}lr/{m}"] = r["lr"]
         out[f"{prefix}test_accuracy_mean/{m}"] = float(np.mean(acc))
