@@ -149,7 +149,7 @@ def train(
     checkpoint=None,
     progress: bool = True,
     valid_data=None,
-    optimizer: str = "adam",
+    optimizer="adam",
     weight_decay: float = 0.0,
     schedule: str = "constant",
     grad_clip: float | None = None,
@@ -182,8 +182,11 @@ def train(
         Show a progress bar over epochs (tqdm, on stderr).
     valid_data : pair (X, y), optional
         Evaluated after every epoch (``valid_loss``, ``valid_accuracy`` in the history).
-    optimizer : {"adam", "adamw", "sgd"}
-        SGD uses momentum 0.9.
+    optimizer : {"adam", "adamw", "sgd"}, torch.optim.Optimizer or callable
+        SGD uses momentum 0.9. Or an optimizer built on the model's trainable parameters,
+        or a factory ``optimizer(params) -> Optimizer`` (e.g. a
+        :class:`parsimony.nn.frank_wolfe.FrankWolfe`); then ``lr`` and ``weight_decay``
+        are not used and ``schedule`` must be "constant".
     weight_decay : float
     schedule : {"constant", "cosine"}
         Learning rate per step: constant, or cosine decay to 0 over the whole run.
@@ -234,9 +237,15 @@ def train(
     if loss is not None and not callable(loss):
         raise TypeError(f"loss must be callable, got {type(loss).__name__}")
     loss_fn = cross_entropy if loss is None else loss
-    check_choice(optimizer, "optimizer", OPTIMIZERS)
+    custom = not isinstance(optimizer, str)
+    if custom and not (isinstance(optimizer, torch.optim.Optimizer) or callable(optimizer)):
+        raise TypeError(f"optimizer must be a name, an Optimizer or a factory, got {optimizer!r}")
+    if not custom:
+        check_choice(optimizer, "optimizer", OPTIMIZERS)
     weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
     check_choice(schedule, "schedule", SCHEDULES)
+    if custom and schedule != "constant":
+        raise ValueError("schedule must be 'constant' with an optimizer instance or factory")
     if grad_clip is not None:
         grad_clip = check_float(grad_clip, "grad_clip", low=0.0, low_inclusive=False)
     if not isinstance(model, nn.Module):
@@ -251,8 +260,17 @@ def train(
     total_steps = max(epochs * steps_per_epoch, 1)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = OPTIMIZERS[optimizer](params, lr, weight_decay)
-    if schedule == "cosine":
+    if not custom:
+        opt = OPTIMIZERS[optimizer](params, lr, weight_decay)
+    elif isinstance(optimizer, torch.optim.Optimizer):
+        opt = optimizer
+    else:
+        opt = optimizer(params)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError("optimizer(params) must return a torch.optim.Optimizer")
+    if custom:
+        sched = None
+    elif schedule == "cosine":
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
         )
@@ -263,7 +281,7 @@ def train(
         lr=lr,
         batch_size=batch_size,
         seed=seed,
-        optimizer=optimizer,
+        optimizer=type(opt).__name__ if custom else optimizer,
         weight_decay=weight_decay,
         schedule=schedule,
         grad_clip=grad_clip,
@@ -289,7 +307,8 @@ def train(
                 )
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
+            if sched is not None:
+                sched.load_state_dict(state["scheduler"])
             shuffle.set_state(state["shuffle_rng"])
             torch.set_rng_state(state["torch_rng"])
             if cuda and state.get("cuda_rng") is not None:
@@ -326,13 +345,14 @@ def train(
                 if grad_clip is not None:
                     nn.utils.clip_grad_norm_(params, grad_clip)
                 opt.step()
-                sched.step()
+                if sched is not None:
+                    sched.step()
                 total += batch_loss.detach() * len(idx)
                 count += len(idx)
             record = {
                 "epoch": epoch + 1,
                 "loss": float(total) / count,
-                "lr": float(opt.param_groups[0]["lr"]),
+                "lr": float(opt.param_groups[0].get("lr", lr)),
             }
             if valid is not None:
                 ev = evaluate(model, valid, device=device)
@@ -346,7 +366,7 @@ def train(
                         "epoch": epoch + 1,
                         "model": model.state_dict(),
                         "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
+                        "scheduler": sched.state_dict() if sched is not None else None,
                         "shuffle_rng": shuffle.get_state(),
                         "torch_rng": torch.get_rng_state(),
                         "cuda_rng": torch.cuda.get_rng_state(device) if cuda else None,

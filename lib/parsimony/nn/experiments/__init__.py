@@ -1,0 +1,1 @@
+"""Per-paper sweeps and claim statistics of the ``parsimony.nn`` family."""
