@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.decomposition import NMF
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from parsimony._validation import check_choice, check_int
 from parsimony.sparse.basis_pursuit import basis_pursuit, measurement_matrix
@@ -187,6 +187,8 @@ class CompressedFactorization(TransformerMixin, BaseEstimator):
         if not isinstance(self.clip, bool | np.bool_):
             raise TypeError(f"clip must be a bool, got {self.clip!r}")
         X = validate_data(self, X, dtype=np.float64)
+        if self.__sklearn_tags__().input_tags.positive_only:
+            check_non_negative(X, "CompressedFactorization with an NMF factorizer")
         if P is None:
             self.operator_ = self._draw(X.shape[1])
             Xc = np.asarray(X @ self.operator_.T)
