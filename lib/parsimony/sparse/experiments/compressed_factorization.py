@@ -78,17 +78,27 @@ def relative_error(reference, approx):
     return float(np.linalg.norm(reference - approx) / np.linalg.norm(reference))
 
 
-def _nmf(n_components, max_iter, random_state):
+def _nmf(n_components, solver, max_iter, random_state):
     return NMF(
-        n_components, solver="mu", init="nndsvda", max_iter=max_iter, tol=0.0,
+        n_components, solver=solver, init="nndsvda", max_iter=max_iter, tol=0.0,
         random_state=random_state,
     )  # fmt: skip
 
 
 def run_routes(
-    data, n_measurements, *, routes=("fr", "rf"), n_ones=5, max_iter=2000, random_state=0
+    data,
+    n_measurements,
+    *,
+    routes=("fr", "rf"),
+    n_ones=5,
+    solver="cd",
+    max_iter=1000,
+    random_state=0,
 ):
     """Run F-R and/or R-F on one planted problem with one expander; the same NMF for both.
+
+    The compressed data are clipped at 0 (a no-op without noise): scikit-learn's NMF
+    rejects negative input, and both routes see the same clipped data.
 
     Parameters
     ----------
@@ -99,8 +109,10 @@ def run_routes(
     routes : tuple of {"fr", "rf"}
     n_ones : int
         Ones per column of the expander.
+    solver : {"cd", "mu"}
+        scikit-learn NMF solver (coordinate descent or multiplicative updates), both routes.
     max_iter : int
-        Multiplicative-update NMF iterations (``tol=0``: all of them run), both routes.
+        NMF iterations (``tol=0``: all of them run), both routes.
     random_state : int
         Seeds the expander and NMF.
 
@@ -112,11 +124,11 @@ def run_routes(
     """
     X, clean, components, codes = data
     P = SparseExpanderOperator(n_measurements, X.shape[1], n_ones, random_state=random_state)
-    Xc = X @ P.matrix.T
+    Xc = np.maximum(X @ P.matrix.T, 0.0)  # noisy data: sklearn's NMF rejects negatives
     rows = []
     for route in routes:
         est = CompressedFactorization(
-            _nmf(components.shape[0], max_iter, random_state), route=route
+            _nmf(components.shape[0], solver, max_iter, random_state), route=route
         )
         t0 = time.perf_counter()
         est.fit(Xc, P=P)
@@ -149,7 +161,8 @@ def sweep(
     n_nonzero,
     noise=0.0,
     n_ones=5,
-    max_iter=2000,
+    solver="cd",
+    max_iter=1000,
     random_state=0,
 ):
     """F-R and R-F over a grid of :math:`d`, one planted problem and expander per trial.
@@ -170,7 +183,12 @@ def sweep(
         )
         for d in measurements:
             for row in run_routes(
-                data, d, n_ones=n_ones, max_iter=max_iter, random_state=random_state + t
+                data,
+                d,
+                n_ones=n_ones,
+                solver=solver,
+                max_iter=max_iter,
+                random_state=random_state + t,
             ):
                 rows.append({**row, "trial": t})
     return rows
