@@ -30,8 +30,11 @@ def _spectral():
 
 def _sparse():
     from parsimony.sparse import OrthogonalMatchingPursuit
+    from parsimony.sparse.factorization import CompressedFactorization
+    from sklearn.decomposition import NMF
 
-    return [OrthogonalMatchingPursuit()]
+    nmf = NMF(2, init="random", max_iter=100, random_state=0)
+    return [OrthogonalMatchingPursuit(), CompressedFactorization(nmf, random_state=0)]
 
 
 def _compression():

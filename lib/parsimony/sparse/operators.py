@@ -12,6 +12,11 @@ Every operator has one interface: ``shape == (m, n)``, ``matvec(x)`` (:math:`A x
   random, scaled by :math:`\sqrt{n/m}`; applied with ``scipy.fft.dct`` / ``idct`` in
   :math:`O(n \log n)`, never stored, so :math:`n = 10^5` works.
 * :class:`MatrixOperator`: wraps any dense array (used to compare with scikit-learn).
+* :class:`SparseExpanderOperator`: binary, ``n_ones`` ones per column at distinct random
+  rows, stored as a ``scipy.sparse`` matrix: the adjacency of a random left-regular
+  bipartite graph, an expander with high probability (Berinde, Gilbert, Indyk, Karloff &
+  Strauss, "Combining geometry and combinatorics", Allerton 2008); the measurement matrix of
+  Sharan, Tai, Bailis & Valiant, "Compressed Factorization", ICML 2019.
 
 References: Candès & Tao, "Near-optimal signal recovery from random projections", IEEE
 Trans. Inf. Theory 2006; Rudelson & Vershynin, "On sparse reconstruction from Fourier and
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+import scipy.sparse as sp
 
 from parsimony._validation import check_array, check_int, check_random_state
 
@@ -32,6 +38,7 @@ __all__ = [
     "MatrixOperator",
     "OPERATORS",
     "PartialDCTOperator",
+    "SparseExpanderOperator",
     "as_operator",
     "make_operator",
 ]
@@ -195,6 +202,61 @@ class PartialDCTOperator(LinearOperator):
         block = np.sqrt(2.0 / n) * np.cos(np.pi * (2 * idx[None, :] + 1) * k / (2 * n))
         block[self.rows == 0] /= np.sqrt(2.0)
         return block * self.scale
+
+
+class SparseExpanderOperator(LinearOperator):
+    r"""Sparse binary measurements: ``n_ones`` ones per column, at distinct random rows.
+
+    .. math:: A_{ij} \in \{0, 1\}, \qquad \sum_i A_{ij} = s \quad \text{for every } j,
+
+    with the :math:`s` rows of column :math:`j` drawn uniformly without replacement,
+    independently across columns (Sharan et al. 2019, section 5; the public notebook uses
+    :math:`s = 5`). Entries are not rescaled: the columns have norm :math:`\sqrt{s}`.
+    Rows may be empty when :math:`n s` is small against :math:`m`; decoders must allow a
+    rank-deficient :math:`A` (see :func:`parsimony.sparse.basis_pursuit.basis_pursuit`).
+
+    Parameters
+    ----------
+    n_measurements, n_features : int
+        :math:`m` and :math:`n`.
+    n_ones : int, default=5
+        :math:`s`, ones per column, ``1 <= n_ones <= n_measurements``.
+    random_state : None, int or numpy Generator
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_array
+        The :math:`m \times n` binary matrix.
+
+    Examples
+    --------
+    >>> A = SparseExpanderOperator(20, 50, n_ones=3, random_state=0)
+    >>> A.to_dense().sum(axis=0).tolist() == [3.0] * 50
+    True
+    """
+
+    def __init__(self, n_measurements, n_features, n_ones=5, random_state=None):
+        m, n = _dims(n_measurements, n_features)
+        s = check_int(n_ones, "n_ones", low=1, high=m)
+        rng = check_random_state(random_state)
+        rows = np.argsort(rng.random((n, m)), axis=1)[:, :s]
+        cols = np.repeat(np.arange(n), s)
+        data = np.ones(n * s)
+        self.matrix = sp.csr_array((data, (rows.ravel(), cols)), shape=(m, n))
+        self.n_ones = s
+        self.shape = (m, n)
+
+    def matvec(self, x):
+        return self.matrix @ self._check_x(x)
+
+    def rmatvec(self, y):
+        return self.matrix.T @ self._check_y(y)
+
+    def columns(self, idx):
+        return self.matrix[:, np.asarray(idx, dtype=np.intp)].toarray()
+
+    def to_dense(self):
+        return self.matrix.toarray()
 
 
 OPERATORS = {
