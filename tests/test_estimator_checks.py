@@ -25,6 +25,9 @@ def _spectral():
         CompressiveSpectralClustering(
             n_clusters=2, poly_order=10, n_init=2, max_iter=20, random_state=0
         ),
+        CompressiveSpectralClustering(
+            n_clusters=2, poly_order=10, n_init=2, assign_labels="interpolate", random_state=0
+        ),
     ]
 
 

@@ -8,12 +8,15 @@ from parsimony.spectral import (
     CompressiveSpectralClustering,
     SpectralClustering,
     block_cg,
+    choose_assign_labels,
     csc_defaults,
     epsilon_critical,
     sbm,
     subspace_decode,
 )
 from sklearn.metrics import adjusted_rand_score
+
+INTERP = "interpolate"  # the paper's steps 5-6 (the default "auto" skips them on these graphs)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,11 @@ def test_csc_agrees_with_sc_up_to_permutation(easy, sampling):
     W, y, k = easy
     sc = SpectralClustering(k, random_state=0).fit_predict(W)
     csc = CompressiveSpectralClustering(
-        k, n_samples=round(4 * k * np.log(k)), sampling=sampling, random_state=0
+        k,
+        assign_labels=INTERP,
+        n_samples=round(4 * k * np.log(k)),
+        sampling=sampling,
+        random_state=0,
     )
     labels = csc.fit_predict(W)
     assert adjusted_rand_score(sc, labels) > 0.97
@@ -55,7 +62,7 @@ def test_csc_agrees_with_sc_up_to_permutation(easy, sampling):
 
 def test_csc_labels_agree_with_kmeans_on_the_sample(easy):
     W, _, k = easy
-    csc = CompressiveSpectralClustering(k, random_state=3).fit(W)
+    csc = CompressiveSpectralClustering(k, assign_labels=INTERP, random_state=3).fit(W)
     assert adjusted_rand_score(csc.sample_labels_, csc.labels_[csc.sample_]) > 0.95
 
 
@@ -132,7 +139,7 @@ def test_sklearn_contract_basics(easy):
     from sklearn.utils.validation import check_is_fitted
 
     W, _, k = easy
-    est = CompressiveSpectralClustering(k, n_samples=30, random_state=0)
+    est = CompressiveSpectralClustering(k, assign_labels=INTERP, n_samples=30, random_state=0)
     with pytest.raises(NotFittedError):
         check_is_fitted(est)
     assert clone(est).get_params() == est.get_params()
@@ -143,12 +150,14 @@ def test_sklearn_contract_basics(easy):
 def test_csc_callback_protocol(easy):
     W, _, k = easy
     seen = []
-    est = CompressiveSpectralClustering(k, random_state=0, callback=seen.append).fit(W)
+    est = CompressiveSpectralClustering(
+        k, assign_labels=INTERP, random_state=0, callback=seen.append
+    ).fit(W)
     assert [s["iteration"] for s in seen] == list(range(1, est.n_iter_ + 1))
     assert all({"iteration", "residual"} <= set(s) for s in seen)
     assert seen[-1]["residual"] < seen[0]["residual"]
     with pytest.raises(TypeError, match="callback"):
-        CompressiveSpectralClustering(k, callback=3).fit(W)
+        CompressiveSpectralClustering(k, assign_labels=INTERP, callback=3).fit(W)
 
 
 @pytest.mark.parametrize("cls", [SpectralClustering, CompressiveSpectralClustering])
@@ -171,13 +180,17 @@ def test_bad_n_clusters(easy, cls, k):
 def test_csc_bad_hyperparameters(easy, kwargs, match):
     W, _, k = easy
     with pytest.raises(ValueError, match=match):
-        CompressiveSpectralClustering(k, **kwargs).fit(W)
+        CompressiveSpectralClustering(k, assign_labels=INTERP, **kwargs).fit(W)
 
 
 def test_backends_agree(easy):
     W, _, k = easy
-    a = CompressiveSpectralClustering(k, backend="torch", random_state=1).fit(W)
-    b = CompressiveSpectralClustering(k, backend="scipy", random_state=1).fit(W)
+    a = CompressiveSpectralClustering(k, assign_labels=INTERP, backend="torch", random_state=1).fit(
+        W
+    )
+    b = CompressiveSpectralClustering(k, assign_labels=INTERP, backend="scipy", random_state=1).fit(
+        W
+    )
     assert adjusted_rand_score(a.labels_, b.labels_) > 0.99
     np.testing.assert_allclose(a.features_, b.features_, atol=1e-4)
 
@@ -196,16 +209,24 @@ def test_csc_lower_interp_order_agrees_with_sc(easy, interp_order):
     W, _, k = easy
     sc = SpectralClustering(k, random_state=0).fit_predict(W)
     csc = CompressiveSpectralClustering(
-        k, n_samples=round(4 * k * np.log(k)), interp_order=interp_order, random_state=0
+        k,
+        assign_labels=INTERP,
+        n_samples=round(4 * k * np.log(k)),
+        interp_order=interp_order,
+        random_state=0,
     )
     assert adjusted_rand_score(sc, csc.fit_predict(W)) > 0.97
 
 
 def test_csc_interp_order_none_is_poly_order(easy):
     W, _, k = easy
-    a = CompressiveSpectralClustering(k, poly_order=30, random_state=1).fit(W)
-    b = CompressiveSpectralClustering(k, poly_order=30, interp_order=30, random_state=1).fit(W)
-    c = CompressiveSpectralClustering(k, poly_order=30, interp_order=5, random_state=1).fit(W)
+    a = CompressiveSpectralClustering(k, assign_labels=INTERP, poly_order=30, random_state=1).fit(W)
+    b = CompressiveSpectralClustering(
+        k, assign_labels=INTERP, poly_order=30, interp_order=30, random_state=1
+    ).fit(W)
+    c = CompressiveSpectralClustering(
+        k, assign_labels=INTERP, poly_order=30, interp_order=5, random_state=1
+    ).fit(W)
     assert np.array_equal(a.labels_, b.labels_) and a.n_iter_ == b.n_iter_
     assert c.n_iter_ != a.n_iter_ or not np.array_equal(a.labels_, c.labels_)
 
@@ -214,7 +235,11 @@ def test_csc_laplacian_regularizer(easy):
     W, _, k = easy
     sc = SpectralClustering(k, random_state=0).fit_predict(W)
     csc = CompressiveSpectralClustering(
-        k, n_samples=round(4 * k * np.log(k)), regularizer="laplacian", random_state=0
+        k,
+        assign_labels=INTERP,
+        n_samples=round(4 * k * np.log(k)),
+        regularizer="laplacian",
+        random_state=0,
     ).fit(W)
     # measured 0.963 (13 CG iterations): g(L) = L separates the band less sharply
     assert adjusted_rand_score(sc, csc.labels_) > 0.9
@@ -231,22 +256,26 @@ def test_csc_laplacian_regularizer(easy):
 def test_csc_bad_interpolation_options(easy, kwargs, match):
     W, _, k = easy
     with pytest.raises((ValueError, TypeError), match=match):
-        CompressiveSpectralClustering(k, **kwargs).fit(W)
+        CompressiveSpectralClustering(k, assign_labels=INTERP, **kwargs).fit(W)
 
 
 def test_csc_subspace_decoder_agrees_with_sc_and_cg(easy):
     W, y, k = easy
     n = round(4 * k * np.log(k))
     sc = SpectralClustering(k, random_state=0).fit_predict(W)
-    cg = CompressiveSpectralClustering(k, n_samples=n, random_state=0).fit(W)
-    sub = CompressiveSpectralClustering(k, n_samples=n, decoder="subspace", random_state=0).fit(W)
+    cg = CompressiveSpectralClustering(k, assign_labels=INTERP, n_samples=n, random_state=0).fit(W)
+    sub = CompressiveSpectralClustering(
+        k, assign_labels=INTERP, n_samples=n, decoder="subspace", random_state=0
+    ).fit(W)
     assert adjusted_rand_score(sc, sub.labels_) > 0.97
     assert adjusted_rand_score(cg.labels_, sub.labels_) > 0.97
     assert sub.n_iter_ == 0 and np.array_equal(sub.sample_labels_, cg.sample_labels_)
-    again = CompressiveSpectralClustering(k, n_samples=n, decoder="subspace", random_state=0)
+    again = CompressiveSpectralClustering(
+        k, assign_labels=INTERP, n_samples=n, decoder="subspace", random_state=0
+    )
     assert np.array_equal(again.fit_predict(W), sub.labels_)
     with pytest.raises(ValueError, match="decoder"):
-        CompressiveSpectralClustering(k, decoder="gmres").fit(W)
+        CompressiveSpectralClustering(k, assign_labels=INTERP, decoder="gmres").fit(W)
 
 
 def test_subspace_decode_recovers_band_limited_indicators():
@@ -261,3 +290,44 @@ def test_subspace_decode_recovers_band_limited_indicators():
     assert np.abs(C[sample] - np.eye(4)[y[sample]]).mean() < 0.05
     with pytest.raises(ValueError, match="same length"):
         subspace_decode(-normalized_adjacency(W), c, sample, y[:3], 4)
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "variable_density"])
+def test_csc_kmeans_on_all_nodes_agrees_with_sc(easy, sampling):
+    W, _, k = easy
+    sc = SpectralClustering(k, random_state=0).fit_predict(W)
+    csc = CompressiveSpectralClustering(k, sampling=sampling, random_state=0).fit(W)
+    assert csc.assign_labels_ == "kmeans" and 1 <= csc.n_iter_ <= csc.max_iter
+    assert adjusted_rand_score(sc, csc.labels_) > 0.97
+    forced = CompressiveSpectralClustering(k, sampling=sampling, assign_labels="kmeans")
+    assert np.array_equal(forced.set_params(random_state=0).fit_predict(W), csc.labels_)
+
+
+def test_kmeans_labels_are_a_lloyd_fixed_point(easy):
+    W, _, k = easy
+    csc = CompressiveSpectralClustering(k, assign_labels="kmeans", random_state=2).fit(W)
+    F = csc.features_.astype(np.float64)
+    centers = np.array([F[csc.labels_ == j].mean(0) for j in range(k)])
+    nearest = ((F[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1)
+    assert adjusted_rand_score(nearest, csc.labels_) > 0.999
+
+
+def test_choose_assign_labels_follows_the_cost_model():
+    from parsimony.spectral.clustering import CG_ITERATIONS, LLOYD_ITERATIONS
+
+    N, k, d, p = 10_000, 50, 24, 50
+    # Lloyd: 30 N k d; interpolation: 10 k (2 E + N) p. Tie at 2 E + N = 3 N d / p.
+    tie = (LLOYD_ITERATIONS * N * d) // (CG_ITERATIONS * p)
+    assert choose_assign_labels(N, k, (tie - N) // 2 + 1, d, p) == "kmeans"
+    assert choose_assign_labels(N, k, (tie - N) // 2 - 1, d, p) == "interpolate"
+    with pytest.raises(ValueError, match="n_edges"):
+        choose_assign_labels(N, k, -1, d, p)
+    W = sbm(300, 3, 16, 0.0, random_state=0)[0]
+    low = CompressiveSpectralClustering(3, poly_order=5, regularizer="laplacian", random_state=0)
+    assert low.fit(W).assign_labels_ == "interpolate"  # p = 1 sparse product per CG iteration
+
+
+def test_bad_assign_labels(easy):
+    W, _, k = easy
+    with pytest.raises(ValueError, match="assign_labels"):
+        CompressiveSpectralClustering(k, assign_labels="discretize").fit(W)

@@ -14,6 +14,7 @@ from parsimony.spectral.clustering import (
     CompressiveSpectralClustering,
     SpectralClustering,
     block_cg,
+    choose_assign_labels,
     csc_defaults,
     subspace_decode,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "CompressiveSpectralClustering",
     "SpectralClustering",
     "block_cg",
+    "choose_assign_labels",
     "chebyshev_moments",
     "check_adjacency",
     "csc_defaults",
