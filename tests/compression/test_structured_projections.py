@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from parsimony.compression.structured.projections import (
     PROJECTIONS,
     constraint_value,
