@@ -12,6 +12,7 @@ from parsimony.compression.experiments.structured import (
     shrink_first_layer,
     shrunk_bytes,
     student_bytes,
+    student_sweep,
     zero_column_gap,
 )
 from parsimony.nn import MLP
@@ -126,3 +127,15 @@ def test_claim_statistics():
     assert accuracy_at_half_zero(recs[:2], "l1") is None
     with pytest.raises(ValueError):
         accuracy_at_half_zero(recs[1:])
+
+
+def test_student_sweep_records():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 5, generator=g).numpy()
+    y = (X[:, 0] > 0).astype(np.int64)
+    t = np.stack([-X[:, 0], X[:, 0]], 1)
+    split = {"train": (X, y), "test": (X, y)}
+    recs = student_sweep(split, t, [4], ["relu", "lma2"], [0], epochs=1)
+    assert [r["activation"] for r in recs] == ["relu", "lma2"]
+    assert recs[1]["bytes"] == recs[0]["bytes"] + 2 * 4 * (3 + 2)
+    assert all(r["bytes_int8"] < r["bytes"] for r in recs)

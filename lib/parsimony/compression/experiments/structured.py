@@ -40,6 +40,7 @@ __all__ = [
     "mean_table",
     "projection_sweep",
     "shrink_first_layer",
+    "student_sweep",
     "shrunk_bytes",
     "student_bytes",
     "zero_column_gap",
@@ -120,11 +121,11 @@ def projection_sweep(
     return records
 
 
-def mean_table(records: list[dict], key: str) -> dict:
-    """``{(constraint, eta): mean of key over seeds}``."""
+def mean_table(records: list[dict], key: str, by=("constraint", "eta")) -> dict:
+    """``{(r[by[0]], r[by[1]], ...): mean of r[key] over the other records' fields (seeds)}``."""
     groups: dict = {}
     for r in records:
-        groups.setdefault((r["constraint"], r["eta"]), []).append(r[key])
+        groups.setdefault(tuple(r[b] for b in by), []).append(r[key])
     return {k: float(np.mean(v)) for k, v in groups.items()}
 
 
@@ -253,3 +254,48 @@ def activation_overhead(student: nn.Module) -> float:
         if isinstance(m, (LMA, APL, nn.PReLU))
     )
     return extra / student_bytes(student)
+
+
+def student_sweep(
+    split: dict,
+    teacher_logits,
+    widths,
+    activations,
+    seeds,
+    *,
+    n_cuts: int = 4,
+    epochs: int = 30,
+    lr: float = 3e-3,
+    alpha: float = 0.5,
+    temperature: float = 4.0,
+) -> list[dict]:
+    """Distill one student per (activation, width, seed); each also evaluated after int8.
+
+    ``activations`` holds keys of ``ACTIVATIONS`` or ``"lma<K>"`` (LMA with ``K`` cuts;
+    plain ``"lma"`` uses ``n_cuts``). Every student gets the same epochs, learning rate,
+    distillation loss and seeded batch order. Each record: ``activation, width, seed,
+    accuracy, accuracy_int8`` (test), ``bytes, bytes_int8`` (:func:`student_bytes`) and
+    ``overhead`` (:func:`activation_overhead`).
+    """
+    X, y = split["train"]
+    n_in, n_classes = int(np.asarray(X).shape[1]), int(np.asarray(teacher_logits).shape[1])
+    records = []
+    for name in activations:
+        base, k = (
+            ("lma", int(name[3:]) if len(name) > 3 else n_cuts)
+            if name.startswith("lma")
+            else (name, n_cuts)
+        )
+        for w in widths:
+            for seed in seeds:
+                torch.manual_seed(int(seed))
+                s = make_student(n_in, int(w), n_classes, base, n_cuts=k)
+                distill(s, (X, y), teacher_logits, alpha=alpha, temperature=temperature,
+                        epochs=epochs, lr=lr, random_state=int(seed))  # fmt: skip
+                rec = {"activation": name, "width": int(w), "seed": int(seed),
+                       "accuracy": _accuracy(s, split["test"]), "bytes": student_bytes(s),
+                       "overhead": activation_overhead(s)}  # fmt: skip
+                rec["accuracy_int8"] = _accuracy(fake_int8(s), split["test"])
+                rec["bytes_int8"] = student_bytes(s, 8)
+                records.append(rec)
+    return records
