@@ -101,19 +101,21 @@ def project_l1_rows(V, radii) -> np.ndarray:
     r = np.broadcast_to(np.asarray(radii, dtype=np.float64), (A.shape[0],))
     if not np.all(np.isfinite(r)) or np.any(r < 0):
         raise ValueError("radii must be finite and non-negative")
-    X = A.astype(np.float64)
+    X = A.astype(np.float64, copy=False)
     absx = np.abs(X)
     inside = absx.sum(axis=1) <= r
     if A.shape[1] == 0 or inside.all():
         return X.astype(_out_dtype(A))
-    u = -np.sort(-absx, axis=1)
+    u = np.sort(absx, axis=1)[:, ::-1]
     cs = np.cumsum(u, axis=1)
-    k = np.arange(1, A.shape[1] + 1)
-    rho = np.maximum(((u - (cs - r[:, None]) / k) > 0).sum(axis=1), 1)
-    theta = (cs[np.arange(A.shape[0]), rho - 1] - r) / rho
+    cs -= r[:, None]
+    rho = np.maximum((u * np.arange(1, A.shape[1] + 1) > cs).sum(axis=1), 1)
+    theta = cs[np.arange(A.shape[0]), rho - 1] / rho
     theta = np.where(inside, 0.0, np.maximum(theta, 0.0))
-    P = np.sign(X) * np.maximum(absx - theta[:, None], 0.0)
-    return P.astype(_out_dtype(A))
+    absx -= theta[:, None]
+    np.maximum(absx, 0.0, out=absx)
+    absx *= np.sign(X)
+    return absx.astype(_out_dtype(A), copy=False)
 
 
 def project_l1(W, eta: float) -> np.ndarray:
