@@ -52,7 +52,7 @@ def test_notebook_anatomy(nb_path):
     stages = stages_of(nb_path)
     assert len(stages) == 1, f"{nb_path.name}: expected one dvc.yaml stage, found {stages}"
     stage = stages[0]
-    assert DVC[stage]["cmd"] == f"python -m parsimony.runner {stage}"
+    assert DVC[stage]["cmd"] == f"tools/python -m parsimony.runner {stage}"
     section = PARAMS.get(stage) or {}
     undeclared = set(section) - set(declared_parameters(nb_path))
     assert not undeclared, f"params.yaml[{stage}] keys {sorted(undeclared)} not in {nb_path.name}"

@@ -246,8 +246,18 @@ def _inv_sqrt_degree(W) -> np.ndarray:
 
 
 def normalized_adjacency(W, dtype=np.float64) -> sp.csr_matrix:
-    r""":math:`D^{-1/2} W D^{-1/2}` as CSR (rows of isolated nodes are zero)."""
-    W = W if sp.issparse(W) else sp.csr_matrix(W)
+    r""":math:`D^{-1/2} W D^{-1/2}` as CSR (rows of isolated nodes are zero).
+
+    ``W`` must be square with finite non-negative weights (checked in O(nnz); symmetry,
+    which costs a transpose, is checked by :func:`check_adjacency`).
+    """
+    W = W if sp.issparse(W) else sp.csr_matrix(check_array(W, "W", finite=False))
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"W must be a square matrix, got shape {W.shape}")
+    if not np.all(np.isfinite(W.data)):
+        raise ValueError("W has NaN or infinite weights")
+    if W.nnz and W.data.min() < 0:
+        raise ValueError(f"W has negative weights (min {W.data.min():.3g})")
     d = _inv_sqrt_degree(W)
     A = sp.csr_matrix(sp.diags(d) @ W @ sp.diags(d))
     return A.astype(dtype)
