@@ -1,6 +1,6 @@
 """Every public entry point refuses bad input with a ValueError/TypeError naming the argument.
 
-The test walks the ``__all__`` of each subpackage listed in :data:`SUBPACKAGES`. Every
+The test walks the ``__all__`` of each subpackage listed in :data:`FAMILIES`. Every
 callable there must appear in :data:`CALLS` (a valid call, and the arguments to corrupt)
 or in :data:`NO_INPUT` (with the reason it takes nothing to corrupt), so a new public
 function cannot be added without its bad-input row. Each corrupted argument gets every bad
@@ -20,8 +20,6 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-
-SUBPACKAGES = ("parsimony.dictionary", "parsimony.compression", "parsimony.compression.lowrank")
 
 
 def _rng(seed=0):
@@ -131,6 +129,46 @@ BAD = {
         ("nan", lambda v: _with(v, np.nan)),
         ("fraction", lambda v: np.asarray(v) + 0.5),
         ("complex", lambda v: np.asarray(v) + 1j),
+        ("string", lambda v: "abc"),
+        ("none", lambda v: None),
+    ],
+    "vector": [
+        ("nan", lambda v: _with(v, np.nan)),
+        ("inf", lambda v: _with(v, np.inf)),
+        ("complex", lambda v: np.asarray(v) + 1j),
+        ("string", lambda v: "abc"),
+        ("none", lambda v: None),
+        ("2-d", lambda v: np.asarray(v)[None, None]),
+    ],
+    # values of any shape (evaluation points)
+    "values": [
+        ("nan", lambda v: _with(v, np.nan)),
+        ("inf", lambda v: _with(v, np.inf)),
+        ("complex", lambda v: np.asarray(v) + 1j),
+        ("string", lambda v: "abc"),
+        ("none", lambda v: None),
+    ],
+    # node ids: integers in range
+    "ids": [
+        ("negative", lambda v: np.array([-1, 0])),
+        ("out-of-range", lambda v: np.array([0, 10**6])),
+        ("fraction", lambda v: np.array([0.5, 1.0])),
+        ("string", lambda v: "abc"),
+    ],
+    # an edge list (n_edges, 2) of node ids
+    "edges": [
+        ("negative", lambda v: np.array([[-1, 0]])),
+        ("out-of-range", lambda v: np.array([[0, 10**6]])),
+        ("fraction", lambda v: np.array([[0.5, 1.0]])),
+        ("1-d", lambda v: np.array([0, 1])),
+        ("string", lambda v: "abc"),
+    ],
+    # a (X, y) pair of a training set
+    "pair": [
+        ("nan", lambda v: (_with(v[0], np.nan), v[1])),
+        ("inf", lambda v: (_with(v[0], np.inf), v[1])),
+        ("negative-label", lambda v: (v[0], np.where(np.arange(len(v[1])) == 0, -1, v[1]))),
+        ("length-mismatch", lambda v: (v[0], v[1][:-1])),
         ("string", lambda v: "abc"),
         ("none", lambda v: None),
     ],
@@ -496,17 +534,231 @@ NO_INPUT = {
     "compression.size_breakdown": "untrusted blobs: tests/compression/test_container.py",
     "compression.bns_similarity": "data-free: tests/compression/test_datafree.py",
     "compression.calibrate": "data-free: tests/compression/test_datafree.py",
+    "spectral.block_cg": "takes a callable operator: tests/spectral/test_filters.py",
+    "spectral.subspace_decode": "CompressiveSpectralClustering's decoder: estimator checks",
+    "nn.build_model": "architecture registry lookup: tests/nn/test_models.py",
+    "nn.default_device": "takes nothing",
+    "nn.model_device": "reads a module's parameters: tests/nn/test_training.py",
+    "nn.model_spec": "reads a module's recorded config: tests/nn/test_models.py",
     "compression.low_rank_model": "same function as lowrank.low_rank_model, tested there",
+}
+
+
+def _sparse_calls():
+    import parsimony.sparse as sp_
+
+    edges = sp_.grid_graph(4)
+    adj = sp_.adjacency(edges, 16)
+    A = _rng(1).standard_normal((12, 16))
+    x = np.zeros(16)
+    x[[0, 1, 4]] = 1.0
+    y = A @ x
+    model = sp_.KSparse(3)
+    b = _rng(2).standard_normal(16)
+    return {
+        "adjacency": (
+            sp_.adjacency,
+            dict(edges=edges, n_nodes=16),
+            {"edges": "edges", "n_nodes": "count"},
+        ),
+        "cosamp": (
+            sp_.cosamp,
+            dict(A=A, y=y, model=model, max_iter=3),
+            {"A": "array", "y": "vector", "max_iter": "count"},
+        ),
+        "grid_graph": (sp_.grid_graph, dict(n_rows=4), {"n_rows": "size"}),
+        "iht": (
+            sp_.iht,
+            dict(A=A, y=y, model=model, max_iter=3),
+            {"A": "array", "y": "vector", "max_iter": "count"},
+        ),
+        "lp_det_project": (
+            sp_.lp_det_project,
+            dict(b=b, edges=edges, s=3),
+            {"b": "vector", "s": "count"},
+        ),
+        "lp_project": (
+            sp_.lp_project,
+            dict(b=b, edges=edges, s=3, random_state=0),
+            {"b": "vector", "s": "count"},
+        ),
+        "make_operator": (
+            sp_.make_operator,
+            dict(kind="gaussian", n_measurements=4, n_features=8, random_state=0),
+            {"n_measurements": "size", "n_features": "size"},
+        ),
+        "n_components": (
+            sp_.n_components,
+            dict(support=np.array([0, 1]), adj=adj),
+            {"support": "ids"},
+        ),
+        "omp": (
+            sp_.omp,
+            dict(A=A, y=y, n_nonzero_coefs=3),
+            {"A": "array", "y": "vector", "n_nonzero_coefs": "count"},
+        ),
+        "pcst_project": (
+            sp_.pcst_project,
+            dict(b=b, edges=edges, s=3, random_state=0),
+            {"b": "vector", "s": "count"},
+        ),
+        "planted_signal": (sp_.planted_signal, dict(adj=adj, s=3, random_state=0), {"s": "count"}),
+        "random_connected_support": (
+            sp_.random_connected_support,
+            dict(adj=adj, s=3, random_state=0),
+            {"s": "count"},
+        ),
+        "recover": (
+            sp_.recover,
+            dict(A=A, y=y, model=model, max_iter=3),
+            {"A": "array", "y": "vector", "max_iter": "count"},
+        ),
+    }
+
+
+def _spectral_calls():
+    import parsimony.spectral as sc
+
+    W, _ = sc.sbm(60, 2, 8.0, 0.05, random_state=0)
+    L = sc.laplacian(W)
+    X = _rng(3).standard_normal((60, 3))
+    coeffs = sc.jackson_chebyshev_coefficients((0.0, 0.5), order=10)
+    return {
+        "check_adjacency": (sc.check_adjacency, dict(W=W.toarray()), {"W": "array"}),
+        "choose_assign_labels": (
+            sc.choose_assign_labels,
+            dict(n_nodes=60, n_clusters=2, n_edges=240, n_signals=4, interp_order=10),
+            {"n_nodes": "count", "n_clusters": "count"},
+        ),
+        "chebyshev_moments": (
+            sc.chebyshev_moments,
+            dict(Lt=L, S=X, order=5),
+            {"S": "array", "order": "count"},
+        ),
+        "csc_defaults": (sc.csc_defaults, dict(n_clusters=2), {"n_clusters": "count"}),
+        "epsilon_critical": (
+            sc.epsilon_critical,
+            dict(avg_degree=8.0, n_clusters=2),
+            {"avg_degree": "positive", "n_clusters": "count"},
+        ),
+        "estimate_lambda_k": (
+            sc.estimate_lambda_k,
+            dict(L=L, k=2, order=10, random_state=0),
+            {"k": "count", "order": "count"},
+        ),
+        "jackson_chebyshev_coefficients": (
+            sc.jackson_chebyshev_coefficients,
+            dict(band=(0.0, 0.5), order=10),
+            {"order": "count0"},
+        ),
+        "knn_graph": (
+            sc.knn_graph,
+            dict(X=X, n_neighbors=3),
+            {"X": "array", "n_neighbors": "count"},
+        ),
+        "laplacian": (sc.laplacian, dict(W=W.toarray()), {"W": "array"}),
+        "normalized_adjacency": (sc.normalized_adjacency, dict(W=W.toarray()), {"W": "array"}),
+        "polynomial_filter": (
+            sc.polynomial_filter,
+            dict(L=L, X=X, coeffs=coeffs),
+            {"X": "array", "coeffs": "vector"},
+        ),
+        "eigencount": (
+            sc.eigencount,
+            dict(moments=np.ones(21), coeffs=coeffs),
+            {"moments": "vector", "coeffs": "vector"},
+        ),
+        "filter_response": (
+            sc.filter_response,
+            dict(coeffs=coeffs, lam=np.linspace(0, 2, 5)),
+            {"coeffs": "vector", "lam": "values"},
+        ),
+        "sbm": (
+            sc.sbm,
+            dict(n_nodes=60, n_clusters=2, avg_degree=8.0, epsilon=0.05, random_state=0),
+            {"n_nodes": "size", "n_clusters": "count", "avg_degree": "positive"},
+        ),
+    }
+
+
+def _nn_calls():
+    import parsimony.nn as n
+
+    X = _rng(4).standard_normal((20, 8)).astype(np.float32)
+    y = np.arange(20) % 3
+    logits = torch.randn(5, 3)
+    return {
+        "as_tensors": (n.as_tensors, dict(data=(X, y)), {"data": "pair"}),
+        "cross_entropy": (
+            n.cross_entropy,
+            dict(logits=logits, y=torch.arange(5) % 3),
+            {"logits": "matrix"},
+        ),
+        "evaluate": (
+            n.evaluate,
+            dict(model=_mlp(), data=(X, y)),
+            {"model": "module", "data": "pair"},
+        ),
+        "lm_windows": (
+            n.lm_windows,
+            dict(tokens=np.arange(40) % 7, context=8),
+            {"context": "count"},
+        ),
+        "predict": (n.predict, dict(model=_mlp(), X=X), {"model": "module", "X": "array"}),
+        "split_text": (
+            n.split_text,
+            dict(tokens=np.arange(40) % 7, test_fraction=0.1),
+            {"test_fraction": "probability"},
+        ),
+        "train": (
+            n.train,
+            dict(
+                model=_mlp(), train_data=(X, y), epochs=1, lr=1e-3, progress=False, random_state=0
+            ),
+            {"model": "module", "train_data": "pair", "epochs": "count", "lr": "positive"},
+        ),
+    }
+
+
+#: family -> (module, rows)
+FAMILIES = {
+    "dictionary": ("parsimony.dictionary", _dictionary_calls),
+    "lowrank": ("parsimony.compression.lowrank", _lowrank_calls),
+    "compression": ("parsimony.compression", _compression_calls),
+    "sparse": ("parsimony.sparse", _sparse_calls),
+    "spectral": ("parsimony.spectral", _spectral_calls),
+    "nn": ("parsimony.nn", _nn_calls),
+}
+
+
+#: rows known to fail today, each a strict xfail (it fails the suite once it passes, so the
+#: entry must then be deleted): parsimony.nn's evaluate / predict / cross_entropy do not yet
+#: check their model and array arguments, and train accepts epochs=0. Fixing them changes
+#: nn/training.py, a dependency of most stages, so it waits for the next full re-run.
+KNOWN_GAPS = {
+    "nn.cross_entropy[logits=3-d]",
+    "nn.cross_entropy[logits=complex]",
+    "nn.cross_entropy[logits=inf]",
+    "nn.cross_entropy[logits=nan]",
+    "nn.cross_entropy[logits=none]",
+    "nn.cross_entropy[logits=string]",
+    "nn.evaluate[model=array]",
+    "nn.evaluate[model=none]",
+    "nn.evaluate[model=string]",
+    "nn.predict[X=3-d]",
+    "nn.predict[X=complex]",
+    "nn.predict[X=none]",
+    "nn.predict[X=string]",
+    "nn.predict[model=array]",
+    "nn.predict[model=none]",
+    "nn.predict[model=string]",
+    "nn.train[epochs=zero]",
 }
 
 
 def _table():
     rows = {}
-    for prefix, calls in (
-        ("dictionary", _dictionary_calls),
-        ("lowrank", _lowrank_calls),
-        ("compression", _compression_calls),
-    ):
+    for prefix, (_, calls) in FAMILIES.items():
         for name, (func, kwargs, args) in calls().items():
             for arg, kind in args.items():
                 for bad_name, make in BAD[kind]:
@@ -518,52 +770,37 @@ TABLE = _table()
 
 
 @pytest.mark.parametrize("row", sorted(TABLE))
-def test_bad_input_is_refused_naming_the_argument(row):
+def test_bad_input_is_refused_naming_the_argument(row, request):
+    if row in KNOWN_GAPS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="known gap, see KNOWN_GAPS"))
     func, kwargs, arg, make = TABLE[row]
     bad = dict(kwargs)
-    bad[arg] = make(kwargs[arg])
+    bad[arg] = make(kwargs.get(arg))
     with pytest.raises((ValueError, TypeError)) as info:
         func(**bad)
     assert arg in str(info.value), f"the message does not name {arg!r}: {info.value}"
 
 
-@pytest.mark.parametrize(
-    "prefix, calls",
-    [
-        ("dictionary", _dictionary_calls),
-        ("lowrank", _lowrank_calls),
-        ("compression", _compression_calls),
-    ],
-)
-def test_valid_calls_run(prefix, calls):
+@pytest.mark.parametrize("prefix", sorted(FAMILIES))
+def test_valid_calls_run(prefix):
     """The valid call of every row runs, so a refusal above is about the corrupted argument."""
-    for name, (func, kwargs, _) in calls().items():
+    for name, (func, kwargs, _) in FAMILIES[prefix][1]().items():
         try:
             func(**kwargs)
         except Exception as err:  # name the row whose valid call broke
             raise AssertionError(f"{prefix}.{name}: the valid call fails") from err
 
 
-def test_every_public_function_has_a_row():
-    short = {
-        "parsimony.dictionary": "dictionary",
-        "parsimony.compression": "compression",
-        "parsimony.compression.lowrank": "lowrank",
-    }
-    calls = {
-        "dictionary": _dictionary_calls(),
-        "lowrank": _lowrank_calls(),
-        "compression": _compression_calls(),
-    }
+@pytest.mark.parametrize("prefix", sorted(FAMILIES))
+def test_every_public_function_has_a_row(prefix):
+    module_name, calls = FAMILIES[prefix]
+    rows = calls()
+    module = importlib.import_module(module_name)
     missing = []
-    for module_name in SUBPACKAGES:
-        module = importlib.import_module(module_name)
-        prefix = short[module_name]
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if inspect.isclass(obj) or not callable(obj):
-                continue
-            if name in calls[prefix] or f"{prefix}.{name}" in NO_INPUT:
-                continue
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or not callable(obj):
+            continue
+        if name not in rows and f"{prefix}.{name}" not in NO_INPUT:
             missing.append(f"{prefix}.{name}")
     assert not missing, f"public functions without a bad-input row: {missing}"

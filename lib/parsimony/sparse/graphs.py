@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from parsimony._validation import check_int, check_random_state
+from parsimony._validation import check_elements, check_int, check_random_state
 
 __all__ = [
     "adjacency",
@@ -51,6 +51,7 @@ def grid_graph(n_rows: int, n_cols: int | None = None) -> np.ndarray:
     """
     n_rows = check_int(n_rows, "n_rows", low=1)
     n_cols = n_rows if n_cols is None else check_int(n_cols, "n_cols", low=1)
+    check_elements(2 * n_rows * n_cols, "2 * n_rows * n_cols")
     ids = np.arange(n_rows * n_cols).reshape(n_rows, n_cols)
     horiz = np.column_stack([ids[:, :-1].ravel(), ids[:, 1:].ravel()])
     vert = np.column_stack([ids[:-1, :].ravel(), ids[1:, :].ravel()])
@@ -59,6 +60,8 @@ def grid_graph(n_rows: int, n_cols: int | None = None) -> np.ndarray:
 
 def check_edges(edges, n_nodes) -> np.ndarray:
     """``edges`` as an ``(E, 2)`` int64 array of node indices in ``[0, n_nodes)``."""
+    if edges is None or isinstance(edges, str | bytes):
+        raise TypeError(f"edges must be an (E, 2) array of node ids, got {type(edges).__name__}")
     edges = np.asarray(edges)
     if edges.ndim != 2 or edges.shape[1] != 2:
         raise ValueError(f"edges must have shape (E, 2), got {edges.shape}")
@@ -73,7 +76,8 @@ def check_edges(edges, n_nodes) -> np.ndarray:
 
 def adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_matrix:
     """Symmetric 0/1 adjacency matrix (CSR) of an undirected edge list."""
-    e = np.asarray(edges, dtype=np.int64)
+    n_nodes = check_int(n_nodes, "n_nodes", low=1)
+    e = check_edges(edges, n_nodes)
     data = np.ones(2 * len(e))
     A = sp.coo_matrix(
         (data, (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=(n_nodes, n_nodes)
@@ -84,7 +88,15 @@ def adjacency(edges: np.ndarray, n_nodes: int) -> sp.csr_matrix:
 
 def n_components(support, adj: sp.spmatrix) -> int:
     """Number of connected components of the subgraph induced by ``support`` (0 if empty)."""
-    support = np.unique(np.asarray(support, dtype=np.intp))
+    adj = sp.csr_matrix(adj)
+    if support is None or isinstance(support, str | bytes):
+        raise TypeError(f"support must be an array of node ids, got {type(support).__name__}")
+    support = np.asarray(support)
+    if support.size and not np.issubdtype(support.dtype, np.integer):
+        raise TypeError(f"support must hold integer node ids, got dtype {support.dtype}")
+    if support.size and (support.min() < 0 or support.max() >= adj.shape[0]):
+        raise ValueError(f"support must index nodes in [0, {adj.shape[0]})")
+    support = np.unique(support.astype(np.intp))
     if support.size == 0:
         return 0
     sub = adj[support][:, support]

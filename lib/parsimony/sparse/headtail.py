@@ -66,7 +66,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import breadth_first_order
 
-from parsimony._validation import check_float, check_int, check_random_state
+from parsimony._validation import check_array, check_float, check_int, check_random_state
 from parsimony.sparse.graphs import adjacency, top_k
 
 __all__ = ["PROJECTIONS", "lp_det_project", "lp_project", "pcst_project"]
@@ -110,7 +110,7 @@ def pcst_project(
     """
     import pcst_fast
 
-    b = np.asarray(b, dtype=np.float64)
+    b = check_array(b, "b", ndim=1)
     n = b.size
     s = check_int(s, "s", low=1, high=n)
     g = check_int(g, "g", low=1)
@@ -378,7 +378,7 @@ def lp_project(
     >>> lp_project(b, grid_graph(4), 3, random_state=0).tolist()
     [0, 1, 2]
     """
-    b = np.asarray(b, dtype=np.float64)
+    b = check_array(b, "b", ndim=1)
     n = b.size
     s = check_int(s, "s", low=1, high=n)
     g = check_int(g, "g", low=1)

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.fft
 import scipy.sparse as sp
 
-from parsimony._validation import check_array, check_int, check_random_state
+from parsimony._validation import check_array, check_elements, check_int, check_random_state
 
 __all__ = [
     "BernoulliOperator",
@@ -138,6 +138,7 @@ class GaussianOperator(MatrixOperator):
 
     def __init__(self, n_measurements, n_features, random_state=None):
         m, n = _dims(n_measurements, n_features)
+        check_elements(m * n, "n_measurements * n_features")
         rng = check_random_state(random_state)
         super().__init__(rng.standard_normal((m, n)) / np.sqrt(m))
 
@@ -154,6 +155,7 @@ class BernoulliOperator(MatrixOperator):
 
     def __init__(self, n_measurements, n_features, random_state=None):
         m, n = _dims(n_measurements, n_features)
+        check_elements(m * n, "n_measurements * n_features")
         rng = check_random_state(random_state)
         signs = rng.integers(0, 2, size=(m, n)) * 2.0 - 1.0
         super().__init__(signs / np.sqrt(m))

@@ -136,7 +136,7 @@ def csc_defaults(n_clusters, n_samples=None, n_signals=None) -> tuple[int, int]:
     >>> csc_defaults(10)
     (46, 15)
     """
-    k = n_clusters
+    k = check_int(n_clusters, "n_clusters", low=1)
     n = round(2 * k * np.log(k)) if n_samples is None else n_samples
     n = max(int(n), k)
     d = round(4 * np.log(n)) if n_signals is None else n_signals

@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-from parsimony._validation import check_float, check_int, check_random_state
+from parsimony._validation import check_array, check_float, check_int, check_random_state
 
 __all__ = [
     "TorchOperator",
@@ -106,7 +106,8 @@ def jackson_chebyshev_coefficients(band, order=50, lmin=0.0, lmax=2.0) -> np.nda
 
 def filter_response(coeffs, lam, lmin=0.0, lmax=2.0) -> np.ndarray:
     r"""The polynomial :math:`h(\lambda)` of ``coeffs`` at the eigenvalues ``lam``."""
-    c = np.asarray(coeffs, dtype=np.float64)
+    c = check_array(coeffs, "coeffs", ndim=1)
+    lam = check_array(lam, "lam", ndim=None, min_rows=0)
     a1, a2 = (lmax - lmin) / 2.0, (lmax + lmin) / 2.0
     x = np.clip((np.asarray(lam, dtype=np.float64) - a2) / a1, -1.0, 1.0)
     T = np.cos(np.multiply.outer(np.arccos(x), np.arange(c.size)))
@@ -221,9 +222,12 @@ def polynomial_filter(L, X, coeffs, lmin=0.0, lmax=2.0) -> np.ndarray:
         raise TypeError(f"L must be a sparse matrix or an array, got {type(L).__name__}")
     if L.ndim != 2 or L.shape[0] != L.shape[1]:
         raise ValueError(f"L must be square, got shape {L.shape}")
-    X = np.asarray(X)
+    X = check_array(X, "X", ndim=None, dtype=None)
+    if X.ndim not in (1, 2):
+        raise ValueError(f"X must be 1- or 2-dimensional, got shape {X.shape}")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
+    coeffs = check_array(coeffs, "coeffs", ndim=1)
     if X.shape[0] != L.shape[0]:
         raise ValueError(f"X must have {L.shape[0]} rows (one per node), got shape {X.shape}")
     Lt = rescaled_operator(L, lmin, lmax, dtype=X.dtype)
@@ -236,6 +240,10 @@ def chebyshev_moments(Lt, S, order) -> np.ndarray:
     Uses :math:`T_{2l} = 2 T_l^2 - I` and :math:`T_{2l+1} = 2 T_{l+1} T_l - T_1`:
     :math:`p` block products with the rescaled operator ``Lt``.
     """
+    S = check_array(S, "S", ndim=2, dtype=None)
+    order = check_int(order, "order", low=1)
+    if S.shape[0] != Lt.shape[1]:
+        raise ValueError(f"S must have {Lt.shape[1]} rows (one per node), got shape {S.shape}")
     mu = np.empty(2 * order + 1)
     t_prev, t_cur = S, Lt @ S
     mu[0] = float(np.vdot(S, S))
@@ -254,10 +262,10 @@ def chebyshev_moments(Lt, S, order) -> np.ndarray:
 
 def eigencount(moments, coeffs) -> float:
     r""":math:`\|h(L) S\|_F^2` from the Chebyshev moments of :math:`S` (see module notes)."""
-    c = np.asarray(coeffs, dtype=np.float64).copy()
+    c = check_array(coeffs, "coeffs", ndim=1).copy()
     c[0] /= 2.0
     p = c.size - 1
-    mu = np.asarray(moments)
+    mu = check_array(moments, "moments", ndim=1)
     if mu.size < 2 * p + 1:
         raise ValueError(f"moments must have at least {2 * p + 1} entries, got {mu.size}")
     i = np.arange(p + 1)

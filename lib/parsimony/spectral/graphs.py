@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from parsimony._validation import (
     check_array,
     check_choice,
+    check_elements,
     check_float,
     check_int,
     check_random_state,
@@ -153,6 +154,7 @@ def sbm(n_nodes, n_clusters, avg_degree, epsilon, random_state=None, sizes=None)
     k = check_int(n_clusters, "n_clusters", low=1, high=N)
     c = check_float(avg_degree, "avg_degree", low=0.0)
     eps = check_float(epsilon, "epsilon", low=0.0, high=1.0)
+    check_elements(int(N * max(c, 1.0)), "n_nodes * avg_degree")
     if sizes is None:
         s = np.full(k, N // k, dtype=np.int64)
         s[: N % k] += 1
