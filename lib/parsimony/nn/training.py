@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parsimony._validation import check_choice, check_float, check_int
+from parsimony._validation import check_choice, check_float, check_int, check_module, check_tensor
 
 OPTIMIZERS = {
     "adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
@@ -68,8 +68,15 @@ def as_tensors(
         data = data.tensors
     if not isinstance(data, tuple | list) or len(data) != 2:
         raise TypeError(f"{name} must be a pair (X, y) of arrays or tensors, got {type(data)}")
-    X, y = (torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a) for a in data)
-    if X.dtype.is_floating_point or X.dtype.is_complex:
+    try:
+        X, y = (
+            torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a) for a in data
+        )
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name} must be a pair (X, y) of numeric arrays or tensors") from exc
+    if X.dtype.is_complex:
+        raise TypeError(f"{name}: X must be real, got {X.dtype}")
+    if X.dtype.is_floating_point:
         X = X.to(torch.float32)
     elif X.dtype == torch.bool:
         raise TypeError(f"{name}: X must be numeric, got bool")
@@ -99,6 +106,8 @@ def as_tensors(
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy with logits flattened over every axis but the last."""
+    check_tensor(logits, "logits", finite=False)
+    check_tensor(y, "y", finite=False, floating=False)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction=reduction)
 
 
@@ -391,8 +400,11 @@ def predict(model: nn.Module, X, *, batch_size: int = 1024, device=None) -> torc
     >>> predict(MLP(3, 2, hidden=(4,)), np.zeros((5, 3))).shape
     torch.Size([5, 2])
     """
+    check_module(model)
     batch_size = check_int(batch_size, "batch_size", low=1)
     device = torch.device(device) if device is not None else model_device(model)
+    if X is None or isinstance(X, str | bytes) or not hasattr(X, "__len__"):
+        raise TypeError(f"X must be an array or tensor, got {type(X).__name__}")
     X, _ = as_tensors((X, np.zeros(len(X), np.int64)), "X")
     was_training = model.training
     model.eval()
@@ -422,6 +434,7 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 1024, device=None) -> 
     >>> sorted(r), r["n"]
     (['accuracy', 'loss', 'n', 'perplexity'], 5)
     """
+    check_module(model)
     batch_size = check_int(batch_size, "batch_size", low=1)
     device = torch.device(device) if device is not None else model_device(model)
     X, y = as_tensors(data, "data")
