@@ -17,13 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
-
-def _timed(fn):
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - t0, time.process_time() - c0
+from _timing import timed
 
 
 def main(argv=None) -> int:
@@ -57,7 +52,7 @@ def main(argv=None) -> int:
     rows = []
 
     def record(name, fn):
-        comps, wall, cpu = _timed(fn)
+        comps, wall, cpu = timed(fn)
         rows.append((name, wall, cpu, lp_cost(A, comps, 1.0), lp_cost(A, comps, 2.0) ** 0.5))
         print(f"  {name:<34} {wall:7.2f} s wall {cpu:7.2f} s CPU", flush=True)
 
@@ -96,11 +91,11 @@ def main(argv=None) -> int:
         print(f"{'d':>5}{'rounds':>8}{'cuts':>9}{'wall s':>9}{'s/cut':>10}")
         for d in (32, 64, 128):
             X, _, _ = planted_subspace(2000, d, 4, 0.05, random_state=0)
-            E, wall, _ = _timed(lambda X=X: ellipsoid_rounding(X, 1.0))
+            E, wall, _ = timed(lambda X=X: ellipsoid_rounding(X, 1.0))
             cuts = E.info["n_cuts"]
             print(f"{d:5d}{E.n_iter:8d}{cuts:9d}{wall:9.2f}{wall / cuts:10.2e}", flush=True)
         R = args.ellipsoid_rounds
-        E, wall, _ = _timed(lambda: ellipsoid_rounding(A, 1.0, max_iter=R))
+        E, wall, _ = timed(lambda: ellipsoid_rounding(A, 1.0, max_iter=R))
         cuts = E.info["n_cuts"]
         print(
             f"MiniLM (d = 384): {E.n_iter} rounds, {cuts} cuts in {wall:.1f} s "

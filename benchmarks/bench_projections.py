@@ -18,16 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
-
-def _best(fn, repeats):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return out, best
+from _timing import best_of
 
 
 def main(argv=None) -> int:
@@ -82,10 +74,10 @@ def main(argv=None) -> int:
                                                 "bisection": lambda: by_columns(bisection, W, eta_w)}),
     }  # fmt: skip
     for name, (ours, peers) in cases.items():
-        P, t_ours = _best(ours, args.repeats)
+        P, t_ours = best_of(ours, args.repeats)
         best_peer = float("inf")
         for peer, fn in peers.items():
-            Q, t = _best(fn, args.repeats)
+            Q, t = best_of(fn, args.repeats)
             best_peer = min(best_peer, t)
             print(f"{name:4s} {peer:10s} {t * 1e3:9.1f} ms  max |diff| {np.abs(P - Q).max():.2e}")
         print(

@@ -17,13 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
-
-def _timed(fn):
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - t0, time.process_time() - c0
+from _timing import timed
 
 
 def _loop_step(X, v, R):
@@ -71,12 +66,12 @@ def main(argv=None) -> int:
     X = np.moveaxis(stft(images.sum(0)), 0, -1)  # (F, N, I)
     F, N, _ = X.shape
     print(f"mixture: F = {F}, N = {N} frames, J = 3; load average {os.getloadavg()[0]:.1f}")
-    (v, R), wall, cpu = _timed(lambda: cluster_init(X, 3))
+    (v, R), wall, cpu = timed(lambda: cluster_init(X, 3))
     print(f"clustering init            wall {wall:7.3f} s  cpu {cpu:7.3f} s")
 
-    _, wall1, cpu1 = _timed(lambda: em_step_full_rank(X, v, R))
+    _, wall1, cpu1 = timed(lambda: em_step_full_rank(X, v, R))
     b = min(args.loop_bins, F)
-    _, wl, cl = _timed(lambda: _loop_step(X[:b], v[:, :b], R[:, :b]))
+    _, wl, cl = timed(lambda: _loop_step(X[:b], v[:, :b], R[:, :b]))
     wl, cl = wl * F / b, cl * F / b
     print(f"one EM iteration, batched  wall {wall1:7.3f} s  cpu {cpu1:7.3f} s")
     print(f"one EM iteration, loop     wall {wl:7.3f} s  cpu {cl:7.3f} s  ({b} bins, scaled)")
@@ -87,10 +82,10 @@ def main(argv=None) -> int:
         for _ in range(args.iters):
             vv, RR = em_step_full_rank(X, vv, RR)
 
-    _, wall, cpu = _timed(run_em)
+    _, wall, cpu = timed(run_em)
     print(f"{args.iters} EM iterations        wall {wall:7.3f} s  cpu {cpu:7.3f} s  target < 10 s")
     n_it = 10
-    _, wall, cpu = _timed(lambda: pra.bss.fastmnmf(np.swapaxes(X, 0, 1), n_src=3, n_iter=n_it))
+    _, wall, cpu = timed(lambda: pra.bss.fastmnmf(np.swapaxes(X, 0, 1), n_src=3, n_iter=n_it))
     print(f"FastMNMF per iteration     wall {wall / n_it:7.3f} s  cpu {cpu / n_it:7.3f} s")
     return 0
 

@@ -15,16 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
-
-def _best(fn, repeats):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return out, best
+from _timing import best_of
 
 
 def main(argv=None) -> int:
@@ -70,8 +62,8 @@ def main(argv=None) -> int:
         X, y = D.T, Y.T + 0.01 * np.random.default_rng(p).standard_normal((args.m, args.targets))
         ref = SklearnOMP(n_nonzero_coefs=args.k)
         ours = OrthogonalMatchingPursuit(n_nonzero_coefs=args.k)
-        ref_coef, t_ref = _best(lambda: ref.fit(X, y).coef_.copy(), args.repeats)  # noqa: B023
-        our_coef, t_ours = _best(lambda: ours.fit(X, y).coef_.copy(), args.repeats)  # noqa: B023
+        ref_coef, t_ref = best_of(lambda: ref.fit(X, y).coef_.copy(), args.repeats)  # noqa: B023
+        our_coef, t_ours = best_of(lambda: ours.fit(X, y).coef_.copy(), args.repeats)  # noqa: B023
         same = np.array_equal(our_coef != 0, ref_coef != 0)
         diff = float(np.max(np.abs(our_coef - ref_coef)))
         ratios.append(t_ref / t_ours)
@@ -84,8 +76,8 @@ def main(argv=None) -> int:
     edges = grid_graph(20)
     adj = adjacency(edges, 400)
     b = np.random.default_rng(0).standard_normal(400)
-    _, t_pcst = _best(lambda: pcst_project(b, edges, 20, 1, adj=adj), args.repeats)
-    _, t_lp = _best(lambda: lp_project(b, edges, 20, 1, adj=adj, random_state=0), args.repeats)
+    _, t_pcst = best_of(lambda: pcst_project(b, edges, 20, 1, adj=adj), args.repeats)
+    _, t_lp = best_of(lambda: lp_project(b, edges, 20, 1, adj=adj, random_state=0), args.repeats)
     print(
         f"head/tail on a 20x20 grid, s=20: pcst_fast {t_pcst * 1e3:.1f} ms, "
         f"LP + HiGHS + rounding {t_lp * 1e3:.1f} ms ({t_lp / t_pcst:.0f}x slower)"
